@@ -1,0 +1,206 @@
+"""Typed, versioned message schemas of every bus topic (msgspec structs, msgpack on the wire).
+
+Rules that keep the bus safe and private:
+- every message has `v` (schema version) and `t_ns` (monotonic capture time, ns);
+- lists are bounded with Meta(max_length) and no message but the simulator's audio wire has a bytes
+  field, so no topic can carry a camera image (tests/vision proves it on a live run).
+A subsystem owner may add fields to its own topic's message; bump VERSION when the meaning changes.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional
+
+import msgspec
+from msgspec import Meta, Struct
+
+VERSION = 1
+
+# Bounded building blocks.
+Deg = float
+ShortText = Annotated[str, Meta(max_length=200)]
+Name = Annotated[str, Meta(max_length=64)]
+
+
+class Msg(Struct, kw_only=True, forbid_unknown_fields=False):
+    """Base of every message: schema version and monotonic capture time in nanoseconds."""
+    v: int = VERSION
+    t_ns: int
+
+
+# ---- service health -------------------------------------------------------------------------------
+
+class Heartbeat(Msg, kw_only=True):
+    service: Name
+    pid: int
+    seq: int
+    state: Name = "running"          # starting | running | degraded | stopping
+    detail: ShortText = ""
+
+
+# ---- wake word ------------------------------------------------------------------------------------
+
+class WakeEvent(Msg, kw_only=True):
+    """Published by any wake-word engine (topic `wake.event`) once it has heard the wake word.
+
+    `start_ns` and `end_ns` bound the whole utterance that began with the wake word, in the same
+    monotonic clock as audio capture times; `t_ns` is when the engine decided. ssl localizes the
+    audio between start and end from its ring buffer, so the event may arrive after the utterance.
+    """
+    start_ns: int
+    end_ns: int
+    keyword: Name = "swivel"
+    score: float = 1.0
+    engine: Name = "unknown"
+
+
+# ---- sound source localization ----------------------------------------------------------------------
+
+class DoaCandidate(Struct, kw_only=True):
+    azimuth_deg: Deg                 # device frame
+    power: float
+
+
+class DoaEstimate(Msg, kw_only=True):
+    """Topic `ssl.doa`: where the talker was, in the device frame at capture time."""
+    start_ns: int                    # span of audio the estimate integrates
+    end_ns: int
+    azimuth_deg: Optional[Deg]       # device frame, None = no target (e.g. outside range of motion)
+    heading_deg: Optional[Deg] = None  # turntable heading at capture (world = device + heading)
+    confidence: float
+    ambiguous: bool
+    candidates: Annotated[list[DoaCandidate], Meta(max_length=8)] = []
+    energy_map: Annotated[list[float], Meta(max_length=72)] = []   # coarse, device frame, bin 0 = -180 deg
+    trigger: Name = "wake"           # wake | vad
+
+
+# ---- vision ---------------------------------------------------------------------------------------
+
+class Landmark(Struct, array_like=True):
+    x: float                         # normalized image coordinates 0..1
+    y: float
+
+
+class Person(Struct, kw_only=True):
+    track_id: int
+    bearing_deg: Deg                 # device frame, left of centre positive
+    elevation_deg: Deg
+    distance_m: float
+    engagement: float                # 0..1, facing the screen
+    confidence: float
+    landmarks: Annotated[list[Landmark], Meta(max_length=64)] = []
+
+
+class People(Msg, kw_only=True):
+    """Topic `vision.people`: who is in view. Never pixels: landmarks and numbers derived from them."""
+    heading_deg: Optional[Deg] = None
+    blind: bool = False              # shutter closed or camera missing: nothing is being captured
+    blind_reason: Name = ""
+    fps: float = 0.0
+    people: Annotated[list[Person], Meta(max_length=16)] = []
+
+
+# ---- policy ---------------------------------------------------------------------------------------
+
+class PolicyState(Msg, kw_only=True):
+    """Topic `policy.state`: what the policy is doing and why (state topic, republished)."""
+    mode: Name                       # idle | tracking | turning | away | manual_hold
+    target_deg: Optional[Deg] = None     # world azimuth of the current target
+    target_source: Name = ""         # sound | vision | api | pan
+    zone: Name = ""                  # dead | holding | motion | outside
+    decision: ShortText = ""         # e.g. "turn to 120.0", "hold"
+    reason: ShortText = ""
+    holds: Annotated[list[Name], Meta(max_length=16)] = []   # active no-move rules
+    rom_min_deg: Deg = -180.0
+    rom_max_deg: Deg = 180.0
+    follow: bool = True
+    shutter_closed: bool = False
+    muted: bool = False
+    away: bool = False
+
+
+class PolicyAlert(Msg, kw_only=True):
+    """Topic `policy.alert`: away mode saw a person. Time and bearing only, never an image."""
+    bearing_deg: Deg                 # world azimuth
+    track_id: int = -1
+    kind: Name = "person"
+
+
+# ---- motor ----------------------------------------------------------------------------------------
+
+class MotorGoal(Msg, kw_only=True):
+    """Topic `motor.goal`: where the policy wants the screen to point (world azimuth)."""
+    seq: int
+    mode: Literal["move", "stop", "hold", "release"] = "move"
+    target_deg: Deg = 0.0
+    max_speed_dps: float = 90.0
+    max_accel_dps2: float = 180.0
+    rom_min_deg: Deg = -180.0
+    rom_max_deg: Deg = 180.0
+
+
+class MotorState(Msg, kw_only=True):
+    """Topic `motor.state`: the turntable as the MCU reports it (state topic, >= 20 Hz)."""
+    heading_deg: Deg
+    velocity_dps: float = 0.0
+    target_deg: Optional[Deg] = None
+    moving: bool = False
+    stalled: bool = False
+    manual: bool = False
+    homed: bool = False
+    at_limit: bool = False
+    host_timeout: bool = False
+    link_ok: bool = True
+    fault: Optional[ShortText] = None
+    goal_seq: int = -1
+
+
+# ---- simulated world (only ever published by `swivel run`'s world process) --------------------------
+
+class SimPerson(Struct, kw_only=True):
+    id: int
+    azimuth_world_deg: Deg
+    distance_m: float
+    height_m: float = 1.6
+    facing_deg: Deg = 0.0            # 0 = facing the device
+    photo: Name = "astronaut"
+    speaking: bool = False
+
+
+class SimWorld(Msg, kw_only=True):
+    """Topic `sim.world`: ground truth of the simulated room, for simulated hardware backends."""
+    heading_deg: Deg                 # true turntable angle from the motor backend's plant model
+    people: Annotated[list[SimPerson], Meta(max_length=16)] = []
+    shutter_closed: bool = False
+    mute: bool = False
+    lighting: float = 1.0
+    scenario_time_s: float = 0.0
+
+
+class SimAudioBlock(Msg, kw_only=True):
+    """Topic `sim.audio`: the simulated microphone wire (interleaved float32 samples)."""
+    rate: int
+    channels: int
+    samples: bytes
+
+
+# ---- motion API (request/reply, not pub/sub) --------------------------------------------------------
+
+class MotionRequest(Struct, kw_only=True):
+    v: int = VERSION
+    client: Name = ""                # filled by the server from the peer's credentials, not trusted
+    op: Literal["turn", "follow", "pan", "stop", "set_rom", "get_state", "away"]
+    angle_deg: Optional[Deg] = None
+    enabled: Optional[bool] = None
+    min_deg: Optional[Deg] = None
+    max_deg: Optional[Deg] = None
+
+
+class MotionReply(Struct, kw_only=True):
+    v: int = VERSION
+    ok: bool
+    error: ShortText = ""
+    state: Optional[PolicyState] = None
+
+
+def encoder() -> msgspec.msgpack.Encoder:
+    return msgspec.msgpack.Encoder()

@@ -1,0 +1,56 @@
+"""The `swivel` command: run the device, run one service, and the offline tools of each subsystem."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import UserError
+
+# Subsystems that add their own subcommands: module with add_parser(subparsers) setting `func`.
+SUBCOMMAND_MODULES = ("device.ssl.cli", "device.vision.cli", "device.policy.cli", "device.bus.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="swivel", description=__doc__)
+    parser.add_argument("--config", metavar="FILE", help="swivel.toml (built-in defaults when omitted)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from .services import SERVICES
+    p = sub.add_parser("service", help="run one service (what each systemd unit starts)")
+    p.add_argument("name", choices=sorted(SERVICES))
+    p.set_defaults(func=_cmd_service)
+
+    from .run import cli as run_cli
+    run_cli.add_parser(sub)
+
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:            # the module exists but is broken: say so loudly
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def _cmd_service(args) -> int:
+    from .config import load_config
+    from .services import run_service
+    return run_service(args.name, load_config(args.config))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except UserError as exc:
+        print(f"swivel: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Hardware abstraction: each touchpoint (audio, camera, GPIO, MCU serial) with a real and a simulated backend."""

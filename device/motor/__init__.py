@@ -1,0 +1,1 @@
+"""The motor service and what it is made of."""

@@ -1,0 +1,1 @@
+"""The policy service and what it is made of."""

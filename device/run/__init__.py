@@ -1,0 +1,1 @@
+"""`swivel run`: launch the four services and the simulated world, show a live view, write a report."""

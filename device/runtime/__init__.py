@@ -1,0 +1,1 @@
+"""The service runtime: event loop, SIGTERM handling, heartbeats, systemd notification, logs."""

@@ -1,0 +1,1 @@
+"""The simulated world: people, speech, noise, shutter, obstacles; renders what the device's sensors perceive."""

@@ -1,0 +1,1 @@
+"""The ssl service and what it is made of."""

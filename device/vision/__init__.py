@@ -1,0 +1,1 @@
+"""The vision service and what it is made of."""
