@@ -1,0 +1,37 @@
+# Swivel: every entry point. `make run` and `make test` work as the first command on a fresh machine.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+
+.PHONY: setup run test test-python test-firmware bench firmware install uninstall clean
+
+# Idempotent: Debian packages, the venv and the package; quick when already done.
+setup:
+	@bash tools/setup.sh
+
+firmware: setup
+	@$(MAKE) --no-print-directory -C firmware_mcu all sim
+
+run: setup firmware
+	$(PY) -m device run $(ARGS)
+
+test: setup firmware test-firmware test-python
+
+test-firmware:
+	@$(MAKE) --no-print-directory -C firmware_mcu host-test
+
+test-python:
+	$(PYTEST) -q -ra $(PYTEST_ARGS)
+
+# Benchmarks write their own sections of BENCHMARKS.md (each with the command that made it).
+bench: setup firmware
+	@set -e; for b in tools/bench/bench_*.py; do echo "== $$b"; nice $(PY) $$b $(BENCH_ARGS); done
+
+install: firmware
+	bash tools/install.sh
+
+uninstall:
+	bash tools/uninstall.sh
+
+clean:
+	rm -rf $(VENV) *.egg-info firmware_mcu/build .pytest_cache
