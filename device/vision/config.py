@@ -1,6 +1,42 @@
 """Configuration of the vision service (the [vision] table of swivel.toml), with calm built-in defaults."""
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
 import msgspec
+
+
+class Intrinsics(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Calibrated pinhole intrinsics in pixels at the configured resolution (OpenCV's convention)."""
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    dist: list[float] = []           # k1, k2, p1, p2[, k3]: OpenCV distortion coefficients
 
 
 class VisionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     log_level: str = "info"
+    camera: Literal["sim", "opencv"] = "sim"
+    device: Union[int, str] = 0      # OpenCV device index or a path (/dev/video0, a video file)
+    width: int = 640
+    height: int = 480
+    hfov_deg: float = 66.0           # used when no intrinsics are given
+    intrinsics: Optional[Intrinsics] = None
+    # Frame rates (frames per second).
+    idle_fps: float = 2.0            # nobody around and the policy idle
+    active_fps: float = 15.0         # tracking someone, or right after a wake event
+    wake_boost_s: float = 8.0        # stay at active_fps this long after a wake event
+    linger_s: float = 5.0            # stay at active_fps this long after the last person left
+    # Detection and tracking.
+    min_face_score: float = 0.6
+    confirm_hits: int = 3            # detections in a row before a track becomes a person
+    max_missed_s: float = 1.0        # a track survives misses this long, keeping its id
+    gate_deg: float = 8.0            # association gate in world azimuth
+    fast_turn_dps: float = 45.0      # detections while turning faster than this are discounted
+    pose_every: int = 8              # run the pose model on every Nth frame (far or turned-away people)
+    max_people: int = 6
+    # Camera shutter switch (closes to ground with a pull-up: active low).
+    shutter_pin: Optional[int] = 17
+    shutter_active_low: bool = True
+    camera_retry_s: float = 1.0      # how often a missing camera is tried again

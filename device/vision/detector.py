@@ -1,0 +1,195 @@
+"""mediapipe on one frame: face detection (full frame and zoom tiles), face mesh per face, scheduled pose."""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+# mediapipe logs through absl/glog to stderr at import and graph start; keep the console readable.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2
+import numpy as np
+
+from . import geometry as g
+
+MESH_CROP_PX = 192          # face crops are resized to this square before the mesh runs
+MESH_CROP_SCALE = 2.0       # crop side relative to the detection box's larger side
+
+
+@dataclass
+class Region:
+    """A part of the frame the face detector looks at (zoom tiles make far faces big enough)."""
+    name: str
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+@dataclass
+class Observation:
+    """One person seen in one frame, in frame pixels; no pixels of the frame itself."""
+    source: str                                  # "face" or "pose"
+    score: float
+    head_u: float                                # head position (eye midpoint) in pixels
+    head_v: float
+    box: tuple[float, float, float, float]       # x0, y0, x1, y1 in pixels
+    span_px: Optional[float] = None              # width of the anthropometric span used for distance
+    span_m: float = g.EYE_OUTER_SPAN_M
+    yaw_deg: Optional[float] = None
+    pitch_deg: Optional[float] = None
+    engagement: float = 0.0
+    landmarks: list[tuple[float, float]] = field(default_factory=list)   # normalized to the frame
+
+
+def zoom_regions(width: int, height: int) -> list[Region]:
+    """The full frame, then three half-size tiles along the band where far faces appear.
+
+    A far person's eyes sit within about +20..-8 degrees of the horizon, so the tiles cover rows
+    h/8..5h/8; adjacent tiles overlap by half so any face narrower than w/4 lies wholly in one.
+    """
+    tw, th = width // 2, height // 2
+    y0 = height // 8
+    tiles = [Region(f"tile{i}", x, y0, x + tw, y0 + th) for i, x in enumerate((0, width // 4, width // 2))]
+    return [Region("full", 0, 0, width, height)] + tiles
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _contains_centre(a, b) -> bool:
+    """True when the centre of box b lies inside box a (a face found twice at different zooms)."""
+    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    return a[0] <= cx <= a[2] and a[1] <= cy <= a[3]
+
+
+def suppress_duplicates(boxes: list[tuple[tuple, float, object]]) -> list[tuple[tuple, float, object]]:
+    """Keep the best-scoring of boxes that overlap (the same face seen in the full frame and a tile)."""
+    kept: list[tuple[tuple, float, object]] = []
+    for item in sorted(boxes, key=lambda b: -b[1]):
+        if all(_iou(item[0], k[0]) < 0.3 and not _contains_centre(k[0], item[0]) for k in kept):
+            kept.append(item)
+    return kept
+
+
+class Detector:
+    """The mediapipe models this device runs, built once per process (graphs take ~50 ms to start)."""
+
+    def __init__(self, min_face_score: float = 0.6, with_pose: bool = True):
+        import mediapipe as mp
+        sol = mp.solutions
+        # model_selection=1 is the full-range model (faces to ~5 m); it costs the same on a tile.
+        self.face = sol.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_face_score)
+        self.mesh = sol.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False,
+                                           min_detection_confidence=0.3)
+        self.pose = (sol.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False,
+                                   min_detection_confidence=0.5) if with_pose else None)
+        self.min_face_score = min_face_score
+        self._crop = np.zeros((MESH_CROP_PX, MESH_CROP_PX, 3), np.uint8)   # reused, scrubbed after use
+
+    def close(self) -> None:
+        for m in (self.face, self.mesh, self.pose):
+            if m is not None:
+                m.close()
+
+    # -- stages -------------------------------------------------------------------------------------
+    def find_faces(self, rgb: np.ndarray, regions: Iterable[Region]) -> list[tuple[tuple, float, object]]:
+        """Face boxes (pixels, score, detection keypoints in pixels) found in the given regions."""
+        found = []
+        for r in regions:
+            view = rgb if (r.x0, r.y0, r.x1, r.y1) == (0, 0, rgb.shape[1], rgb.shape[0]) \
+                else np.ascontiguousarray(rgb[r.y0:r.y1, r.x0:r.x1])
+            result = self.face.process(view)
+            rw, rh = r.x1 - r.x0, r.y1 - r.y0
+            for det in result.detections or ():
+                bb = det.location_data.relative_bounding_box
+                box = (r.x0 + bb.xmin * rw, r.y0 + bb.ymin * rh,
+                       r.x0 + (bb.xmin + bb.width) * rw, r.y0 + (bb.ymin + bb.height) * rh)
+                kps = [(r.x0 + k.x * rw, r.y0 + k.y * rh) for k in det.location_data.relative_keypoints]
+                found.append((box, float(det.score[0]), kps))
+            if view is not rgb:
+                view.fill(0)
+        return suppress_duplicates(found)
+
+    def describe_face(self, rgb: np.ndarray, box, score: float, keypoints) -> Observation:
+        """Face mesh on a crop around a detected face: landmarks, head pose, engagement, eye span."""
+        h, w = rgb.shape[:2]
+        side = MESH_CROP_SCALE * max(box[2] - box[0], box[3] - box[1])
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        x0, y0 = cx - side / 2, cy - side / 2
+        scale = MESH_CROP_PX / side
+        # An affine warp crops, scales and pads (faces at the image edge) in one step.
+        m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
+        cv2.warpAffine(rgb, m, (MESH_CROP_PX, MESH_CROP_PX), dst=self._crop, flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        result = self.mesh.process(self._crop)
+        self._crop.fill(0)
+        (rex, rey), (lex, ley) = keypoints[0], keypoints[1]
+        obs = Observation("face", score, (rex + lex) / 2, (rey + ley) / 2, tuple(box),
+                          span_px=math.hypot(lex - rex, ley - rey), span_m=g.PUPIL_SPAN_M,
+                          engagement=0.5)
+        if not result.multi_face_landmarks:
+            obs.landmarks = [(x / w, y / h) for x, y in keypoints]
+            return obs
+        lm = result.multi_face_landmarks[0].landmark
+        pts = np.array([(p.x, p.y, p.z) for p in lm], np.float64) * side
+        pts[:, 0] += x0
+        pts[:, 1] += y0
+        yaw, pitch = g.head_pose_from_mesh(pts)
+        eyes = (pts[g.MESH_RIGHT_EYE_OUTER, :2] + pts[g.MESH_LEFT_EYE_OUTER, :2]) / 2
+        obs.head_u, obs.head_v = float(eyes[0]), float(eyes[1])
+        obs.span_px, obs.span_m = g.eye_span_px(pts), g.EYE_OUTER_SPAN_M
+        obs.yaw_deg, obs.pitch_deg = yaw, pitch
+        obs.engagement = g.engagement_from_pose(yaw, pitch)
+        obs.landmarks = [(float(pts[i, 0] / w), float(pts[i, 1] / h)) for i in g.MESH_PUBLISHED]
+        return obs
+
+    def find_pose(self, rgb: np.ndarray) -> Optional[Observation]:
+        """The pose model's one most prominent person: found when the face is too small or turned away."""
+        if self.pose is None:
+            return None
+        result = self.pose.process(rgb)
+        if result.pose_landmarks is None:
+            return None
+        h, w = rgb.shape[:2]
+        lm = result.pose_landmarks.landmark
+        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lm])
+        vis = np.array([p.visibility for p in lm])
+        ls, rs = pts[g.POSE_LEFT_SHOULDER], pts[g.POSE_RIGHT_SHOULDER]
+        if min(vis[g.POSE_LEFT_SHOULDER], vis[g.POSE_RIGHT_SHOULDER]) < 0.5:
+            return None
+        head_ids = [g.POSE_NOSE, g.POSE_LEFT_EYE, g.POSE_RIGHT_EYE, g.POSE_LEFT_EAR, g.POSE_RIGHT_EAR]
+        head = pts[head_ids, :2].mean(axis=0)
+        # Facing the camera, the left shoulder is on image right; turned away, the order flips.
+        facing = ls[0] > rs[0]
+        face_vis = float(vis[[g.POSE_NOSE, g.POSE_LEFT_EYE, g.POSE_RIGHT_EYE]].mean())
+        engagement = 0.5 * face_vis if facing else 0.0
+        xs, ys = pts[:, 0][vis > 0.5], pts[:, 1][vis > 0.5]
+        box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+        return Observation("pose", float(vis[[11, 12]].mean()), float(head[0]), float(head[1]), box,
+                           span_px=float(np.linalg.norm(ls - rs)), span_m=g.SHOULDER_SPAN_M,
+                           engagement=engagement,
+                           landmarks=[(float(pts[i, 0] / w), float(pts[i, 1] / h)) for i in g.POSE_PUBLISHED])
+
+    # -- whole frames ---------------------------------------------------------------------------------
+    def observe(self, rgb: np.ndarray, regions: Iterable[Region], with_pose: bool = False) -> list[Observation]:
+        """Everything found in the given regions (and by the pose model when asked) in one frame."""
+        faces = [self.describe_face(rgb, box, score, kps) for box, score, kps in self.find_faces(rgb, regions)]
+        if with_pose:
+            body = self.find_pose(rgb)
+            # The pose model sees one person; skip it when that person's head is already a face.
+            if body is not None and not any(_inside(body.box, f.head_u, f.head_v) for f in faces):
+                faces.append(body)
+        return faces
+
+
+def _inside(box, u: float, v: float) -> bool:
+    return box[0] <= u <= box[2] and box[1] <= v <= box[3]

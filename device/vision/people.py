@@ -1,0 +1,32 @@
+"""From observations in pixels to people in the device frame: bearing, elevation, distance, engagement."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import geometry as g
+from .camera_model import CameraModel
+from .detector import Observation
+
+
+@dataclass
+class PersonEstimate:
+    """One person in one frame, in the device frame. Numbers only: this is what may leave the process."""
+    bearing_deg: float
+    elevation_deg: float
+    distance_m: float
+    engagement: float
+    confidence: float
+    source: str
+    landmarks: list[tuple[float, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"bearing_deg": round(self.bearing_deg, 2), "elevation_deg": round(self.elevation_deg, 2),
+                "distance_m": round(self.distance_m, 3), "engagement": round(self.engagement, 3),
+                "confidence": round(self.confidence, 3)}
+
+
+def estimate(obs: Observation, model: CameraModel) -> PersonEstimate:
+    bearing, elevation = model.bearing_elevation(obs.head_u, obs.head_v)
+    depth = g.range_from_span(obs.span_px or 0.0, obs.span_m, model.fx)
+    distance = g.ground_distance(depth, bearing) if depth is not None else float("nan")
+    return PersonEstimate(bearing, elevation, distance, obs.engagement, obs.score, obs.source, obs.landmarks)
