@@ -1,0 +1,178 @@
+"""Starts the simulated world and the four services as real processes, watches them, stops them cleanly."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+
+from ..config import load_config
+from ..errors import UserError
+from ..services import SERVICES
+from ..sim.scenario import load_scenario
+from . import tomlwrite
+from .recorder import Recorder
+
+START_ORDER = ("motor", "policy", "ssl", "vision")   # the motor first: nothing may drive it before it is up
+STARTUP_TIMEOUT_S = 90.0
+
+
+class Stack:
+    """The world process plus one process per service, all on one private bus directory."""
+
+    def __init__(self, scenario_path: str | None, config_path: str | None, runtime_dir: Path,
+                 duration_s: float | None, fast_plant: bool = False, extra_config: dict | None = None):
+        self.scenario = load_scenario(scenario_path)
+        self.cfg = load_config(config_path)
+        self.runtime_dir = runtime_dir
+        self.duration_s = duration_s or self.scenario.duration_s
+        self.fast_plant = fast_plant
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs_dir = runtime_dir / "logs"
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file = runtime_dir / "swivel.toml"
+        self._write_run_config(extra_config or {})
+        self.env = dict(os.environ, SWIVEL_RUNTIME_DIR=str(runtime_dir), PYTHONUNBUFFERED="1")
+        self.env.pop("NOTIFY_SOCKET", None)
+        self.env.pop("WATCHDOG_USEC", None)
+
+    def _write_run_config(self, extra: dict) -> None:
+        """The user's config (or the defaults) with every hardware backend pointed at the simulation."""
+        data = msgspec.to_builtins(self.cfg)
+        data["bus"]["runtime_dir"] = str(self.runtime_dir)
+        data["gpio"]["backend"] = "mock"
+        data["sim"]["scenario"] = self.scenario.path
+        for section, values in extra.items():
+            data.setdefault(section, {}).update(values)
+        for section in ("ssl", "vision", "motor"):
+            sec = data.get(section, {})
+            for key in ("backend", "audio_backend", "camera_backend", "serial_backend"):
+                if key in sec:
+                    sec[key] = "sim"
+        if "array" in data.get("ssl", {}):
+            data["ssl"]["array"] = self.scenario.array
+        self.config_file.write_text(tomlwrite.dumps(data))
+        load_config(self.config_file)          # the generated file must itself be valid
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(self.logs_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def start(self) -> None:
+        py = sys.executable
+        self._spawn("world", [py, "-m", "device.sim.world", "--scenario", self.scenario.path,
+                              "--runtime-dir", str(self.runtime_dir), "--duration", str(self.duration_s)]
+                    + (["--fast-plant"] if self.fast_plant else []))
+        for name in START_ORDER:
+            self._spawn(name, [py, "-m", "device", "--config", str(self.config_file), "service", name])
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            code = proc.poll()
+            if code is not None and name != "world":
+                raise UserError(f"service {name} exited with code {code}; its log: "
+                                f"{self.logs_dir / (name + '.log')}\n{self.tail(name)}")
+
+    def tail(self, name: str, lines: int = 15) -> str:
+        try:
+            return "\n".join((self.logs_dir / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def world_done(self) -> bool:
+        proc = self.procs.get("world")
+        return proc is not None and proc.poll() is not None
+
+    def stop(self, timeout_s: float = 10.0) -> dict[str, int | None]:
+        """SIGTERM in reverse start order (motor last, so it parks the turntable), then SIGKILL stragglers."""
+        order = ["world", *reversed(START_ORDER)]
+        for name in order:
+            proc = self.procs.get(name)
+            if proc and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        codes = {}
+        for name in order:
+            proc = self.procs.get(name)
+            if not proc:
+                continue
+            try:
+                codes[name] = proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = proc.wait()
+        return codes
+
+
+def wait_until_started(stack: Stack, recorder: Recorder, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+    """Wait for every service's heartbeat (not for a sleep) before the scenario's clock matters."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        recorder.pump(100)
+        stack.check_alive()
+        if all(recorder.sub.alive(s, 5.0) for s in SERVICES):
+            return
+    missing = [s for s in SERVICES if not recorder.sub.alive(s, 5.0)]
+    raise UserError(f"services did not start within {timeout_s:.0f} s: {', '.join(missing)}")
+
+
+def run_stack(scenario: str | None, config: str | None, duration: float | None, report_path: str | None,
+              view: bool, runtime_dir: str | None = None, fast_plant: bool = False,
+              extra_config: dict | None = None) -> dict:
+    own_dir = runtime_dir is None
+    rdir = Path(runtime_dir) if runtime_dir else Path(tempfile.mkdtemp(prefix="swivel-", dir="/tmp"))
+    stack = Stack(scenario, config, rdir, duration, fast_plant, extra_config)
+    recorder = Recorder(rdir)
+    from .liveview import LiveView
+    from .report import build_report
+    live = LiveView(stack.scenario) if view else None
+    interrupted = False
+    try:
+        stack.start()
+        wait_until_started(stack, recorder)
+        t_start = time.monotonic()
+        while not stack.world_done():
+            recorder.pump(50)
+            stack.check_alive()
+            if live:
+                live.draw(recorder, time.monotonic() - t_start)
+            if time.monotonic() - t_start > stack.duration_s + 120:
+                raise UserError("the simulated world did not finish in time; see " + str(stack.logs_dir))
+        recorder.pump(200)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        codes = stack.stop()
+        recorder.close()
+        if live:
+            live.close()
+    truth_file = rdir / "world-truth.json"
+    truth = json.loads(truth_file.read_text()) if truth_file.exists() else {}
+    report = build_report(stack.scenario, stack.cfg, truth, recorder.timeline, exit_codes=codes,
+                          interrupted=interrupted, dropped=dict(recorder.sub.dropped))
+    report["runtime_dir"] = str(rdir)
+    if report_path:
+        Path(report_path).write_text(json.dumps(report, indent=2))
+    if own_dir and not report_path and not interrupted:
+        shutil.rmtree(rdir, ignore_errors=True)
+    return report
+
+
+def run_from_args(args) -> int:
+    view = not (args.headless or args.report) and sys.stdout.isatty()
+    report = run_stack(args.scenario, args.config, args.duration, args.report, view, args.runtime_dir)
+    from .report import summary_lines
+    for line in summary_lines(report):
+        print(line)
+    return 0

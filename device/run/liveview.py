@@ -1,0 +1,85 @@
+"""The live terminal view of `swivel run`: heading, people, sound, zone, and what the policy decided and why."""
+from __future__ import annotations
+
+import sys
+import time
+
+WIDTH = 61                       # characters of the compass strip, -180..180 degrees
+
+
+def _strip(marks: dict[float, str]) -> str:
+    cells = ["-"] * WIDTH
+    cells[WIDTH // 2] = "+"
+    for az, ch in marks.items():
+        i = int(round(((az + 180.0) % 360.0) / 360.0 * (WIDTH - 1)))
+        cells[i] = ch
+    return "".join(cells)
+
+
+class LiveView:
+    """Redraws in place on a terminal; prints one line a second otherwise (logs, CI)."""
+
+    def __init__(self, scenario, out=None):
+        self.scenario = scenario
+        self.out = out or sys.stdout
+        self.tty = self.out.isatty()
+        self._next = 0.0
+        if self.tty:
+            self.out.write("\x1b[2J\x1b[?25l")
+
+    def lines(self, rec, t: float) -> list[str]:
+        world, motor = rec.last.get("sim.world"), rec.last.get("motor.state")
+        doa, people, policy = rec.last.get("ssl.doa"), rec.last.get("vision.people"), rec.last.get("policy.state")
+        heading = motor.heading_deg if motor else (world.heading_deg if world else 0.0)
+        marks = {}
+        if world:
+            for p in world.people:
+                marks[p.azimuth_world_deg] = "S" if p.speaking else "P"
+        if doa and doa.azimuth_deg is not None:
+            marks[doa.azimuth_deg + (doa.heading_deg if doa.heading_deg is not None else heading)] = "~"
+        marks[heading] = "^"
+        out = [f"Swivel  scenario: {self.scenario.name}   t = {t:6.1f} s   (Ctrl-C stops)",
+               "",
+               "world  -180" + " " * (WIDTH // 2 - 9) + "0" + " " * (WIDTH // 2 - 4) + "180",
+               "       " + _strip(marks) + "    ^ screen  P person  S speaking  ~ sound",
+               ""]
+        if motor:
+            flags = [f for f in ("moving", "stalled", "manual", "at_limit", "host_timeout") if getattr(motor, f)]
+            out.append(f"heading {motor.heading_deg:7.1f} deg   speed {motor.velocity_dps:6.1f} deg/s   "
+                       f"{' '.join(flags) or 'still'}{'   FAULT ' + motor.fault if motor.fault else ''}")
+        else:
+            out.append("heading   (waiting for the motor)")
+        if world:
+            for p in world.people:
+                out.append(f"person {p.id}: {p.azimuth_world_deg:7.1f} deg  {p.distance_m:.1f} m"
+                           f"{'  speaking' if p.speaking else ''}")
+        if doa:
+            az = "none" if doa.azimuth_deg is None else f"{doa.azimuth_deg:7.1f} deg (device)"
+            out.append(f"sound  {az}  confidence {doa.confidence:.2f}{'  AMBIGUOUS' if doa.ambiguous else ''}")
+        if people:
+            seen = ", ".join(f"#{p.track_id} {p.bearing_deg:+.0f} deg {p.distance_m:.1f} m eng {p.engagement:.1f}"
+                             for p in people.people) or "nobody"
+            out.append(f"vision {'BLIND (' + people.blind_reason + ')' if people.blind else seen}  "
+                       f"@ {people.fps:.0f} fps")
+        if policy:
+            out.append(f"policy {policy.mode}  zone {policy.zone or '-'}  decision: {policy.decision or '-'}")
+            out.append(f"       why: {policy.reason or '-'}   holds: {', '.join(policy.holds) or 'none'}")
+        return out
+
+    def draw(self, rec, t: float) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        lines = self.lines(rec, t)
+        if self.tty:
+            self._next = now + 0.2
+            self.out.write("\x1b[H" + "\n".join(l.ljust(100) for l in lines) + "\x1b[J\n")
+        else:
+            self._next = now + 1.0
+            self.out.write(" | ".join(l.strip() for l in lines[5:] if l.strip()) + "\n")
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.out.write("\x1b[?25h\n")
+            self.out.flush()

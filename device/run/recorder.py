@@ -1,0 +1,33 @@
+"""Listens to every topic during a run and keeps the timeline the live view and the report are made of."""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from ..bus.pubsub import Subscriber
+from ..bus.topics import TOPICS
+
+RECORDED = [name for name in TOPICS if name not in ("sim.audio", "hb")]
+
+
+class Recorder:
+    def __init__(self, runtime_dir: Path):
+        self.sub = Subscriber(runtime_dir)
+        for name in RECORDED:
+            self.sub.subscribe(TOPICS[name].publisher, name)
+        for svc in ("ssl", "vision", "policy", "motor", "world", "wake"):
+            self.sub.subscribe(svc)                      # heartbeats
+        self.timeline: dict[str, list] = defaultdict(list)
+        self.last: dict[str, object] = {}
+
+    def pump(self, timeout_ms: int = 50) -> None:
+        for topic, msg in self.sub.poll(timeout_ms):
+            if topic == "hb":
+                continue
+            self.last[topic] = msg
+            # sim.world at 30 Hz is only needed for the live view; keep the rest whole.
+            if topic != "sim.world":
+                self.timeline[topic].append(msg)
+
+    def close(self) -> None:
+        self.sub.close()

@@ -1,0 +1,138 @@
+"""The run report: how quickly and how well the device faced each talker, how it moved, and what held it."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+FACING_TOLERANCE_DEG = 10.0
+
+
+def wrap(a: float) -> float:
+    return (a + 180.0) % 360.0 - 180.0
+
+
+def _series(msgs, *fields):
+    t = np.array([m.t_ns for m in msgs], dtype=np.int64)
+    return t, [np.array([getattr(m, f) for m in msgs], dtype=float) for f in fields]
+
+
+def motion_figures(motor_states) -> dict:
+    """Moves, peak speed and peak acceleration seen in motor.state (velocity differentiated over >= 40 ms)."""
+    if not motor_states:
+        return {"moves": 0, "peak_speed_dps": 0.0, "peak_accel_dps2": 0.0, "move_starts_ns": []}
+    msgs = sorted(motor_states, key=lambda m: m.t_ns)
+    starts = [b.t_ns for a, b in zip(msgs, msgs[1:]) if b.moving and not a.moving]
+    t, (vel,) = _series(msgs, "velocity_dps")
+    # Differentiate against the latest sample at least 40 ms older, which tames telemetry jitter.
+    older = np.searchsorted(t, t - 40_000_000, side="right") - 1
+    ok = older >= 0
+    dt = (t[ok] - t[older[ok]]) / 1e9
+    accel = np.abs(vel[ok] - vel[older[ok]]) / dt
+    peak_accel = float(accel.max()) if accel.size else 0.0
+    return {"moves": len(starts), "peak_speed_dps": float(np.max(np.abs(vel))) if len(vel) else 0.0,
+            "peak_accel_dps2": peak_accel, "move_starts_ns": starts}
+
+
+def heading_at(msgs, t_ns: int):
+    best = None
+    for m in msgs:
+        if m.t_ns <= t_ns:
+            best = m
+        else:
+            break
+    return best.heading_deg if best else None
+
+
+def event_figures(speech: list[dict], motor_states, policy_states, run_end_ns: int) -> list[dict]:
+    msgs = sorted(motor_states, key=lambda m: m.t_ns)
+    pstates = sorted(policy_states, key=lambda m: m.t_ns)
+    out = []
+    for i, ev in enumerate(speech):
+        window_end = speech[i + 1]["start_ns"] if i + 1 < len(speech) else run_end_ns
+        end_ns, az = ev["end_ns"], ev["azimuth_deg"]
+        after = [m for m in msgs if end_ns <= m.t_ns <= window_end]
+        during = [m for m in msgs if ev["start_ns"] <= m.t_ns <= window_end]
+        start = next((m.t_ns for m in during if m.moving), None)
+        already = heading_at(msgs, ev["start_ns"])
+        faced = next((m.t_ns for m in after if abs(wrap(m.heading_deg - az)) <= FACING_TOLERANCE_DEG
+                      and not m.moving), None)
+        final = after[-1].heading_deg if after else heading_at(msgs, window_end)
+        moves = sum(1 for a, b in zip(during, during[1:]) if b.moving and not a.moving)
+        holds = sorted({h for p in pstates if ev["start_ns"] <= p.t_ns <= window_end for h in p.holds})
+        out.append({
+            "person": ev["person"], "text": ev["text"], "wake": ev["wake"],
+            "talker_azimuth_deg": az, "talker_distance_m": ev["distance_m"],
+            "utterance_s": [round(ev["start_s"], 3), round(ev["end_s"], 3)],
+            "heading_before_deg": None if already is None else round(already, 2),
+            "motion_start_after_end_s": None if start is None else round((start - end_ns) / 1e9, 3),
+            "faced_after_end_s": None if faced is None else round(max(0, faced - end_ns) / 1e9, 3),
+            "final_heading_deg": None if final is None else round(final, 2),
+            "final_error_deg": None if final is None else round(abs(wrap(final - az)), 2),
+            "moves": moves,
+            "holds": holds,
+        })
+    return out
+
+
+def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, interrupted: bool,
+                 dropped: dict) -> dict:
+    motor_states = timeline.get("motor.state", [])
+    policy_states = timeline.get("policy.state", [])
+    doas = timeline.get("ssl.doa", [])
+    speech = truth.get("speech", [])
+    t0 = truth.get("t0_ns", 0)
+    ends = [m.t_ns for m in motor_states] + [t0]
+    run_end = max(ends)
+    motion = motion_figures(motor_states)
+    minutes = max((run_end - t0) / 60e9, 1e-9) if t0 else None
+    # An unnecessary move starts while someone already stands inside the dead zone of the screen.
+    dead_half = float(getattr(cfg.policy, "dead_zone_deg", 16.0)) / 2
+    unnecessary = 0
+    for s in motion["move_starts_ns"]:
+        h = heading_at(sorted(motor_states, key=lambda m: m.t_ns), s - 1)
+        if h is None:
+            continue
+        people_az = [p["path"][0]["azimuth_deg"] for p in truth.get("people", [])]
+        talking = [e for e in speech if e["start_ns"] - 5e9 <= s <= e["end_ns"] + 10e9]
+        targets = [e["azimuth_deg"] for e in talking] or people_az
+        if targets and min(abs(wrap(h - a)) for a in targets) <= dead_half:
+            unnecessary += 1
+    events = event_figures(speech, motor_states, policy_states, run_end)
+    faced = [e["faced_after_end_s"] for e in events if e["faced_after_end_s"] is not None]
+    return {
+        "scenario": scenario.name,
+        "scenario_file": scenario.path,
+        "duration_s": round((run_end - t0) / 1e9, 2) if t0 else 0,
+        "interrupted": interrupted,
+        "events": events,
+        "moves": motion["moves"],
+        "moves_per_minute": round(motion["moves"] / minutes, 2) if minutes else None,
+        "unnecessary_moves": unnecessary,
+        "time_to_face_s": {"per_event": faced, "median": float(np.median(faced)) if faced else None},
+        "peak_speed_dps": round(motion["peak_speed_dps"], 2),
+        "peak_accel_dps2": round(motion["peak_accel_dps2"], 2),
+        "holds_seen": sorted({h for p in policy_states for h in p.holds}),
+        "final_heading_deg": round(motor_states[-1].heading_deg, 2) if motor_states else None,
+        "doa_estimates": [{"t_s": round((d.t_ns - t0) / 1e9, 3) if t0 else None,
+                           "azimuth_device_deg": d.azimuth_deg, "heading_deg": d.heading_deg,
+                           "confidence": round(d.confidence, 3), "ambiguous": d.ambiguous}
+                          for d in doas],
+        "messages": {k: len(v) for k, v in timeline.items()},
+        "dropped": dropped,
+        "exit_codes": exit_codes,
+        "turntable": truth.get("turntable", {}),
+    }
+
+
+def summary_lines(report: dict) -> list[str]:
+    lines = [f"scenario: {report['scenario']}  ({report['duration_s']} s)",
+             f"moves: {report['moves']}  peak speed {report['peak_speed_dps']} deg/s  "
+             f"peak accel {report['peak_accel_dps2']} deg/s^2  unnecessary moves {report['unnecessary_moves']}"]
+    for e in report["events"]:
+        lines.append(f"  t={e['utterance_s'][0]:>6.1f}s person {e['person']} at {e['talker_azimuth_deg']:.0f} deg: "
+                     f"motion start {e['motion_start_after_end_s']} s, faced {e['faced_after_end_s']} s, "
+                     f"final error {e['final_error_deg']} deg, holds {e['holds'] or '-'}")
+    if report.get("holds_seen"):
+        lines.append(f"rules that held the device still: {', '.join(report['holds_seen'])}")
+    return lines

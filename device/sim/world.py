@@ -1,0 +1,226 @@
+"""The simulated world process: moves people, speaks, makes noise, flips switches, pushes the turntable,
+and publishes what the device's sensors would perceive.
+
+It stands in for the room and for the wake-word engine. Its motor backend is the real firmware running
+in simavr (`device.sim.turntable`), so the heading it renders with is the heading the firmware produced.
+Publishes: `sim.world` (ground truth for simulated camera and GPIO backends), `sim.audio` (the mic
+wire), and, as the `wake` publisher, `wake.event` for every utterance that begins with the wake word.
+At exit it writes `<runtime_dir>/world-truth.json` for the run report.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..bus.pubsub import Publisher
+from ..bus.schemas import SimAudioBlock, SimPerson, SimWorld, WakeEvent
+from ..errors import UserError
+from ..runtime.logs import log_event, setup_logging
+from .scenario import Scenario, load_scenario, person_at
+
+WORLD_PERIOD_S = 1 / 30          # ground-truth rate (camera frames are rendered from it)
+AUDIO_BLOCK = 1024               # samples per sim.audio block (64 ms at 16 kHz)
+WAKE_ENGINE_DELAY_S = 0.15       # a real engine decides shortly after the utterance ends
+
+
+class World:
+    def __init__(self, scenario: Scenario, runtime_dir: Path, fast_plant: bool = False):
+        self.sc = scenario
+        self.runtime_dir = runtime_dir
+        self.log = logging.getLogger("swivel.world")
+        self.pub = Publisher("world", runtime_dir, heartbeat_s=0.5)
+        self.wake_pub = Publisher("wake", runtime_dir, heartbeat_s=0.5)
+        self.shutter_closed = False
+        self.mute = False
+        self.lighting = 1.0
+        self.truth_speech: list[dict] = []
+        self.events_done: list[dict] = []
+        self.heading_trace: list[tuple[float, float]] = []
+        self._pending_wakes: list[tuple[float, WakeEvent]] = []
+
+        from ..ssl.geometry import load_array
+        from .acoustics import AudioScene
+        from .turntable import SimTurntable
+        self.array = load_array(scenario.array)
+        self.fs = self.array.sample_rate
+        room = scenario.room
+        self.audio = AudioScene(room_dims_m=room.size_m, rt60_s=room.rt60_s, array=self.array,
+                                device_xy_m=room.device_m, fs=self.fs,
+                                noise=[{k: v for k, v in {"kind": n.kind, "level_db": n.level_db,
+                                                          "azimuth_deg": n.azimuth_deg,
+                                                          "distance_m": n.distance_m}.items()
+                                        if v is not None} for n in scenario.noise],
+                                seed=scenario.seed)
+        self.turntable = SimTurntable(runtime_dir, fast_plant=fast_plant)
+
+    # -- scenario timeline ---------------------------------------------------------------------------
+    def _schedule_speech(self) -> None:
+        wake = self.sc.wake_word.lower()
+        for s in sorted(self.sc.speech, key=lambda s: s.t):
+            spec = self.sc.person_by_id(s.person)
+            where = person_at(spec, s.t)
+            start_s, end_s = self.audio.add_utterance(s.t, s.text, s.voice, where.azimuth_deg,
+                                                      where.distance_m, spec.height_m)
+            is_wake = s.text.strip().lower().lstrip("\"' ").startswith(wake)
+            start_ns, end_ns = self.t0_ns + int(start_s * 1e9), self.t0_ns + int(end_s * 1e9)
+            self.truth_speech.append({"person": s.person, "text": s.text, "wake": is_wake,
+                                      "start_s": start_s, "end_s": end_s, "start_ns": start_ns,
+                                      "end_ns": end_ns, "azimuth_deg": where.azimuth_deg,
+                                      "distance_m": where.distance_m})
+            if is_wake:
+                ev = WakeEvent(t_ns=0, start_ns=start_ns, end_ns=end_ns, keyword=wake, score=1.0,
+                               engine="swivel-sim")
+                self._pending_wakes.append((end_s + WAKE_ENGINE_DELAY_S, ev))
+
+    def _apply_event(self, ev) -> None:
+        tt = self.turntable
+        if ev.kind == "shutter_close":
+            self.shutter_closed = True
+        elif ev.kind == "shutter_open":
+            self.shutter_closed = False
+        elif ev.kind == "mute_on":
+            self.mute = True
+        elif ev.kind == "mute_off":
+            self.mute = False
+        elif ev.kind == "obstacle":
+            tt.add_obstacle(ev.azimuth_deg)
+        elif ev.kind == "clear_obstacles":
+            tt.clear_obstacles()
+        elif ev.kind == "hand_push":
+            tt.hand_push(ev.delta_deg, ev.duration_s)
+        elif ev.kind == "mcu_reset":
+            tt.reset_mcu()
+        elif ev.kind == "lights":
+            self.lighting = ev.level if ev.level is not None else 1.0
+        self.events_done.append({"t": ev.t, "kind": ev.kind})
+        log_event(self.log, "scenario event", kind=ev.kind, t=ev.t)
+
+    def truth(self, t: float, heading: float) -> SimWorld:
+        speaking = {s["person"] for s in self.truth_speech if s["start_s"] <= t <= s["end_s"]}
+
+        people = []
+        for p in self.sc.person:
+            wp = person_at(p, t)
+            people.append(SimPerson(id=p.id, azimuth_world_deg=wp.azimuth_deg, distance_m=wp.distance_m,
+                                    height_m=p.height_m, facing_deg=wp.facing_deg, photo=p.photo,
+                                    speaking=p.id in speaking))
+        return SimWorld(t_ns=time.monotonic_ns(), heading_deg=heading, people=people,
+                        shutter_closed=self.shutter_closed, mute=self.mute, lighting=self.lighting,
+                        scenario_time_s=t)
+
+    # -- main loop ----------------------------------------------------------------------------------
+    def wait_for_services(self, stop_flag: list[bool], timeout_s: float = 90.0) -> None:
+        """Hold the scenario clock at zero until every service's heartbeat is heard (no blind sleeps)."""
+        from ..bus.pubsub import Subscriber
+        from ..services import SERVICES
+        sub = Subscriber(self.runtime_dir)
+        for name in SERVICES:
+            sub.subscribe(name)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while not stop_flag[0] and time.monotonic() < deadline:
+                list(sub.poll(50))
+                self.pub.publish("sim.world", self.truth(0.0, self.turntable.angle_deg()))
+                self.pub.tick()
+                self.wake_pub.tick()
+                if all(sub.alive(s, 2.0) for s in SERVICES):
+                    return
+            log_event(self.log, "starting without every service", logging.WARNING,
+                      alive=[s for s in SERVICES if sub.alive(s, 2.0)])
+        finally:
+            sub.close()
+
+    def run(self, duration_s: float, stop_flag: list[bool], wait_services: bool = True) -> None:
+        self.turntable.start()
+        if wait_services:
+            self.wait_for_services(stop_flag)
+        self.t0_ns = time.monotonic_ns()
+        self._schedule_speech()
+        events = sorted(self.sc.event, key=lambda e: e.t)
+        wakes = sorted(self._pending_wakes, key=lambda w: w[0])
+        block_s = AUDIO_BLOCK / self.fs
+        next_block = 0                       # index of the next audio block to send
+        next_world = 0.0
+        late_blocks = 0
+        while not stop_flag[0]:
+            t = (time.monotonic_ns() - self.t0_ns) / 1e9
+            if t >= duration_s:
+                break
+            heading = self.turntable.angle_deg()
+            while events and events[0].t <= t:
+                self._apply_event(events.pop(0))
+            while wakes and wakes[0][0] <= t:
+                _, ev = wakes.pop(0)
+                ev.t_ns = time.monotonic_ns()
+                self.wake_pub.publish("wake.event", ev)
+            # Audio: send each block once its last sample has "happened", like a sound card would.
+            while (next_block + 1) * block_s <= t:
+                t_block = next_block * block_s
+                samples = self.audio.render(t_block, AUDIO_BLOCK, heading)
+                self.pub.publish("sim.audio", SimAudioBlock(
+                    t_ns=self.t0_ns + int(t_block * 1e9), rate=self.fs, channels=samples.shape[1],
+                    samples=np.ascontiguousarray(samples, dtype=np.float32).tobytes()))
+                next_block += 1
+                if (next_block + 2) * block_s <= t:
+                    late_blocks += 1
+            if t >= next_world:
+                next_world = t + WORLD_PERIOD_S
+                self.pub.publish("sim.world", self.truth(t, heading))
+                self.heading_trace.append((round(t, 3), round(heading, 3)))
+            self.pub.tick()
+            self.wake_pub.tick()
+            time.sleep(0.004)
+        if late_blocks:
+            log_event(self.log, "audio fell behind real time", logging.WARNING, late_blocks=late_blocks)
+
+    def write_truth(self) -> None:
+        people = [{"id": p.id, "path": [{"t": w.t, "azimuth_deg": w.azimuth_deg, "distance_m": w.distance_m}
+                                        for w in p.path]} for p in self.sc.person]
+        out = {"scenario": self.sc.name, "t0_ns": getattr(self, "t0_ns", 0), "speech": self.truth_speech,
+               "events": self.events_done, "people": people, "heading_trace": self.heading_trace,
+               "turntable": self.turntable.summary() if hasattr(self.turntable, "summary") else {}}
+        (self.runtime_dir / "world-truth.json").write_text(json.dumps(out))
+
+    def close(self) -> None:
+        self.turntable.stop()
+        self.pub.close()
+        self.wake_pub.close()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="swivel-world", description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario")
+    ap.add_argument("--runtime-dir", required=True)
+    ap.add_argument("--duration", type=float)
+    ap.add_argument("--fast-plant", action="store_true")
+    args = ap.parse_args(argv)
+    log = setup_logging("world")
+    stop = [False]
+    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
+    signal.signal(signal.SIGINT, lambda *_: stop.__setitem__(0, True))
+    try:
+        sc = load_scenario(args.scenario)
+        world = World(sc, Path(args.runtime_dir), fast_plant=args.fast_plant)
+    except UserError as exc:
+        print(f"swivel: {exc}", file=sys.stderr)
+        return 2
+    # Tell the launcher we are about to start the clock (it waits for the MCU pty to appear).
+    try:
+        world.run(args.duration or sc.duration_s, stop)
+    finally:
+        world.write_truth()
+        world.close()
+        log_event(log, "world stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
