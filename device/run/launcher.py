@@ -49,7 +49,7 @@ class Stack:
         data["bus"]["runtime_dir"] = str(self.runtime_dir)
         data["gpio"]["backend"] = "mock"
         data["sim"]["scenario"] = self.scenario.path
-        for section, values in extra.items():
+        for section, values in {**self.scenario.config, **extra}.items():
             data.setdefault(section, {}).update(values)
         for section in ("ssl", "vision", "motor"):
             sec = data.get(section, {})

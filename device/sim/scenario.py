@@ -84,6 +84,7 @@ class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     noise: list[Noise] = []
     event: list[Event] = []
     expect: Expect = msgspec.field(default_factory=Expect)
+    config: dict = {}                   # swivel.toml sections to override for this run, e.g. {policy = {...}}
     path: str = ""                      # where it was loaded from (filled by load_scenario)
 
     def person_by_id(self, pid: int) -> PersonSpec:
