@@ -1,0 +1,68 @@
+"""Hardware-in-the-loop: the four real service processes, the simulated world and the real firmware in
+simavr run a scenario; the run report must show what the scenario's [expect] table says."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from device.run.launcher import run_stack
+from device.run.report import wrap
+from device.sim.scenario import load_scenario
+
+# Scenario runs are long: a handful that cover the main behaviours of the whole loop.
+SCENARIOS = ["default", "shutter_closed", "tv_and_talker"]
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    cache = {}
+
+    def run(name):
+        if name not in cache:
+            out = tmp_path_factory.mktemp(name) / "report.json"
+            run_stack(name, None, None, str(out), view=False)
+            cache[name] = json.loads(out.read_text())
+        return cache[name]
+    return run
+
+
+def final_error(report, azimuth):
+    return abs(wrap(report["final_heading_deg"] - azimuth))
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_meets_its_expectations(reports, name):
+    sc = load_scenario(name)
+    rep = reports(name)
+    exp = sc.expect
+    assert rep["exit_codes"] and all(code == 0 for code in rep["exit_codes"].values()), rep["exit_codes"]
+    assert rep["messages"].get("motor.state", 0) > 20 * 0.5 * sc.duration_s
+    if exp.faces_person is not None:
+        person = sc.person_by_id(exp.faces_person)
+        az = person.path[-1].azimuth_deg
+        assert rep["final_heading_deg"] is not None
+        assert final_error(rep, az) <= exp.tolerance_deg, rep["events"]
+    if exp.still:
+        assert rep["moves"] == 0, rep["events"]
+        assert abs(rep["final_heading_deg"]) < 1.0
+    if exp.max_moves is not None:
+        assert rep["moves"] <= exp.max_moves
+    for hold in exp.holds:
+        assert hold in rep["holds_seen"], rep["holds_seen"]
+    assert rep["peak_speed_dps"] <= 180.0 * 1.01
+    assert rep["dropped"] == {}
+
+
+def test_default_report_has_the_per_event_figures(reports):
+    rep = reports("default")
+    wakes = [e for e in rep["events"] if e["wake"]]
+    assert len(wakes) == 2
+    first = wakes[0]
+    # The first wake word turns the device from home (0) to the talker at 120 degrees.
+    assert first["heading_before_deg"] is not None and abs(first["heading_before_deg"]) < 2
+    assert 0 < first["motion_start_after_end_s"] < 3.0
+    assert first["faced_after_end_s"] is not None and first["faced_after_end_s"] < 6.0
+    assert first["final_error_deg"] <= 10
+    assert any(d["azimuth_device_deg"] is not None for d in rep["doa_estimates"])
+    assert rep["moves_per_minute"] is not None and rep["unnecessary_moves"] == 0
