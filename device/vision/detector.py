@@ -186,10 +186,12 @@ class Detector:
         if with_pose:
             body = self.find_pose(rgb)
             # The pose model sees one person; skip it when that person's head is already a face.
-            if body is not None and not any(_inside(body.box, f.head_u, f.head_v) for f in faces):
+            if body is not None and not any(_same_head(body, f) for f in faces):
                 faces.append(body)
         return faces
 
 
-def _inside(box, u: float, v: float) -> bool:
-    return box[0] <= u <= box[2] and box[1] <= v <= box[3]
+def _same_head(body: Observation, face: Observation) -> bool:
+    """The pose model's head lies within a face box's size of a detected face: one person, not two."""
+    size = max(face.box[2] - face.box[0], face.box[3] - face.box[1])
+    return math.hypot(body.head_u - face.head_u, body.head_v - face.head_v) < 1.5 * size

@@ -1,0 +1,350 @@
+"""What the simulated camera sees: real photographs of people placed at their bearings in a synthetic room.
+
+The room is a 360-degree cylindrical panorama fixed to the world, so the image shifts as the turntable
+turns. Each person is a real photograph (scikit-image's astronaut, matplotlib's Grace Hopper, the
+cameraman), cut out with mediapipe's selfie segmentation, scaled with a pinhole camera model so that
+the eye-corner span is an adult's 90 mm at their distance, and turned by their facing angle (a person
+turned more than 90 degrees away shows the back of a head, never a face). Called inside the vision
+process only, so the pixels never exist outside it.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+import cv2
+import numpy as np
+
+from ..vision.camera_model import CameraModel, wrap_deg
+from ..vision.geometry import EYE_OUTER_SPAN_M, MESH_LEFT_EYE_OUTER, MESH_RIGHT_EYE_OUTER
+
+CAMERA_HEIGHT_M = 1.0          # camera above the floor: a kitchen counter plus the screen's top edge
+EYE_BELOW_TOP = 0.07           # eyes sit this fraction of body height below the top of the head
+PANO_PX_PER_DEG = 10.0         # room panorama resolution (a 66-degree view spans 660 columns)
+PANO_HALF_HEIGHT = 0.8         # panorama covers heights -0.8..0.8 on the unit cylinder (about +-39 deg)
+
+
+class PhotoError(ValueError):
+    """An unknown photo name (the message lists the known ones)."""
+
+
+# ---- photographs of people --------------------------------------------------------------------------
+
+def _astronaut() -> np.ndarray:
+    from skimage import data
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def _hopper() -> np.ndarray:
+    import matplotlib
+    path = os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "sample_data", "grace_hopper.jpg")
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise PhotoError(f"matplotlib's sample photograph is missing: {path}")
+    return image
+
+
+def _cameraman() -> np.ndarray:
+    from skimage import data
+    return cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2BGR)
+
+
+PHOTO_SOURCES = {"astronaut": _astronaut, "hopper": _hopper, "cameraman": _cameraman}
+PHOTO_ALIASES = {"grace_hopper": "hopper", "camera": "cameraman"}
+
+
+def photo_names() -> list[str]:
+    return sorted(PHOTO_SOURCES) + [n + "_mirror" for n in sorted(PHOTO_SOURCES)]
+
+
+@dataclass
+class Cutout:
+    """A person cut from a photograph: BGR, alpha 0..1, eye midpoint and eye-corner span in pixels."""
+    bgr: np.ndarray
+    alpha: np.ndarray
+    eye_x: float
+    eye_y: float
+    eye_span_px: float
+    key: tuple = ()             # (photo, mirror, back): what the pyramid cache is keyed on
+
+    def pyramid_level(self, scale: float) -> tuple["Cutout", float]:
+        """A pre-shrunk copy for large reductions (warping alone aliases), and the scale left to apply."""
+        level = 0
+        while scale * (2 ** (level + 1)) <= 1.0 and level < 4:
+            level += 1
+        if level == 0:
+            return self, scale
+        return _shrunk(self.key, level), scale * (2 ** level)
+
+
+@functools.lru_cache(maxsize=32)
+def _shrunk(key: tuple, level: int) -> Cutout:
+    base = cutout(*key)
+    f = 0.5 ** level
+    size = (max(1, round(base.bgr.shape[1] * f)), max(1, round(base.bgr.shape[0] * f)))
+    return Cutout(cv2.resize(base.bgr, size, interpolation=cv2.INTER_AREA),
+                  cv2.resize(base.alpha, size, interpolation=cv2.INTER_AREA),
+                  base.eye_x * f, base.eye_y * f, base.eye_span_px * f, key)
+
+
+def resolve_photo(name: str) -> tuple[str, bool]:
+    """'hopper_mirror' -> ('hopper', True); raises PhotoError for an unknown name."""
+    mirror = name.endswith("_mirror")
+    base = name[: -len("_mirror")] if mirror else name
+    base = PHOTO_ALIASES.get(base, base)
+    if base not in PHOTO_SOURCES:
+        raise PhotoError(f"unknown photo {name!r}; known: {', '.join(photo_names())}")
+    return base, mirror
+
+
+@functools.lru_cache(maxsize=16)
+def _analysed(base: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(BGR photo, person alpha, 468x3 face mesh points in photo pixels) of a base photograph.
+
+    mediapipe annotates the photo once: selfie segmentation cuts the person out, and the face mesh
+    finds the eyes that fix the photograph's scale in metres.
+    """
+    import mediapipe as mp
+    from ..vision.quiet import native_stderr_silenced
+    bgr = PHOTO_SOURCES[base]()
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    h, w = rgb.shape[:2]
+    with native_stderr_silenced():
+        with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+            mask = seg.process(rgb).segmentation_mask.astype(np.float32)
+        with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
+            found = mesh.process(rgb).multi_face_landmarks
+    if not found:
+        raise PhotoError(f"no face found in photograph {base!r}; it cannot be scaled")
+    pts = np.array([(p.x * w, p.y * h, p.z * w) for p in found[0].landmark], np.float64)
+    # Keep what segmentation is sure of, with a soft edge; fade out the photo's bottom edge so a
+    # waist-up portrait does not end in a hard line.
+    alpha = np.clip((mask - 0.3) / 0.4, 0.0, 1.0)
+    fade = np.clip((h - np.arange(h)) / (0.08 * h), 0.0, 1.0)[:, None]
+    # Segmentation also keeps things near the person (a flag, a wall chart): keep only the region
+    # connected to the face.
+    eyes = ((pts[MESH_RIGHT_EYE_OUTER, :2] + pts[MESH_LEFT_EYE_OUTER, :2]) / 2).astype(int)
+    _, labels = cv2.connectedComponents((alpha > 0.5).astype(np.uint8))
+    person = (labels == labels[eyes[1], eyes[0]]).astype(np.uint8)
+    person = cv2.dilate(person, np.ones((5, 5), np.uint8)).astype(np.float32)
+    alpha = cv2.GaussianBlur(alpha * fade * person, (0, 0), 1.0)
+    return bgr, alpha.astype(np.float32), pts
+
+
+@functools.lru_cache(maxsize=32)
+def cutout(base: str, mirror: bool, back: bool) -> Cutout:
+    """The person of a photograph, optionally mirrored, optionally seen from behind (no face)."""
+    bgr, alpha, pts = _analysed(base)
+    bgr, alpha, pts = bgr.copy(), alpha.copy(), pts.copy()
+    if back:
+        bgr = _paint_back_of_head(bgr, alpha, pts)
+    if mirror != back:          # a back view is the mirror image of the front's silhouette
+        bgr, alpha = bgr[:, ::-1].copy(), alpha[:, ::-1].copy()
+        pts[:, 0] = bgr.shape[1] - 1 - pts[:, 0]
+    eyes = (pts[MESH_RIGHT_EYE_OUTER, :2] + pts[MESH_LEFT_EYE_OUTER, :2]) / 2
+    span = float(np.linalg.norm(pts[MESH_LEFT_EYE_OUTER] - pts[MESH_RIGHT_EYE_OUTER]))
+    return Cutout(bgr, alpha, float(eyes[0]), float(eyes[1]), span, (base, mirror, back))
+
+
+def _paint_back_of_head(bgr: np.ndarray, alpha: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Cover the whole head with hair of the colour found above the face: the back of a head."""
+    hull = cv2.convexHull(pts[:, :2].astype(np.float32)).reshape(-1, 2)
+    centre = hull.mean(axis=0)
+    face_h = float(np.ptp(pts[:, 1]))
+    head = (hull - centre) * 1.15 + centre
+    head = np.vstack([head, head[head[:, 1] < centre[1]] - [0, 0.25 * face_h]])   # crown above the brow
+    head = cv2.convexHull(head.astype(np.float32)).reshape(-1, 2).astype(np.int32)
+    region = np.zeros(bgr.shape[:2], np.uint8)
+    cv2.fillPoly(region, [head], 255)
+    top = int(max(0, pts[:, 1].min() - 0.2 * face_h))
+    band = bgr[top:int(pts[:, 1].min()), int(hull[:, 0].min()):int(hull[:, 0].max())]
+    band_alpha = alpha[top:int(pts[:, 1].min()), int(hull[:, 0].min()):int(hull[:, 0].max())]
+    hair = np.median(band[band_alpha > 0.5], axis=0) if np.any(band_alpha > 0.5) else np.array([40, 45, 55])
+    rng = np.random.default_rng(7)
+    texture = rng.normal(0.0, 10.0, bgr.shape[:2]).astype(np.float32)
+    texture = cv2.GaussianBlur(texture, (0, 0), sigmaX=0.6, sigmaY=4.0)          # strands run downward
+    painted = np.clip(hair[None, None, :] + texture[..., None], 0, 255).astype(np.uint8)
+    soft = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), 2.0)[..., None]
+    return (bgr * (1 - soft) + painted * soft).astype(np.uint8)
+
+
+# ---- the room ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RoomBox:
+    """An axis-aligned room around the device (metres; +x is world azimuth 0, +y is azimuth 90)."""
+    x_min: float = -0.4
+    x_max: float = 4.0
+    y_min: float = -2.5
+    y_max: float = 2.2
+    ceiling_m: float = 2.5
+
+    def wall_distance(self, az_rad: np.ndarray) -> np.ndarray:
+        c, s = np.cos(az_rad), np.sin(az_rad)
+        with np.errstate(divide="ignore"):
+            tx = np.where(c > 0, self.x_max / c, np.where(c < 0, self.x_min / c, np.inf))
+            ty = np.where(s > 0, self.y_max / s, np.where(s < 0, self.y_min / s, np.inf))
+        return np.minimum(tx, ty)
+
+
+@functools.lru_cache(maxsize=4)
+def room_panorama(variant: int = 0) -> np.ndarray:
+    """The room as a cylindrical panorama: column = world azimuth (decreasing to the right), row = height."""
+    rng = np.random.default_rng(1000 + variant)
+    width = int(360 * PANO_PX_PER_DEG)
+    px_per_unit = width / (2 * math.pi)
+    height = int(2 * PANO_HALF_HEIGHT * px_per_unit)
+    room = RoomBox(x_max=rng.uniform(3.5, 5.0), y_max=rng.uniform(1.8, 3.0), y_min=-rng.uniform(1.8, 3.0))
+    az = np.radians(-(np.arange(width) + 0.5) / PANO_PX_PER_DEG)
+    dist = room.wall_distance(az)
+    h_floor = -CAMERA_HEIGHT_M / dist                         # wall meets floor (unit-cylinder height)
+    h_ceiling = (room.ceiling_m - CAMERA_HEIGHT_M) / dist
+    rows = PANO_HALF_HEIGHT - (np.arange(height) + 0.5) / px_per_unit     # height of each row
+    hh = rows[:, None]
+    wall_colour = rng.uniform(150, 225, 3)
+    pano = np.empty((height, width, 3), np.float32)
+    pano[:] = wall_colour
+    # Paint texture and a soft vertical light gradient on the walls.
+    pano *= (0.85 + 0.15 * np.clip(hh / PANO_HALF_HEIGHT + 0.5, 0, 1))[..., None]
+    floor = hh < h_floor[None, :]
+    ceiling = hh > h_ceiling[None, :]
+    floor_colour = rng.uniform(60, 140, 3)
+    planks = np.broadcast_to(0.85 + 0.15 * np.sin(np.arange(width) / 9.0)[None, :], floor.shape)
+    pano[floor] = floor_colour[None, :] * planks[floor][:, None]
+    pano[ceiling] = rng.uniform(215, 245)
+    corners = np.abs(np.diff(np.sign(np.cos(az)) + 2 * np.sign(np.sin(az)), prepend=0)) > 0
+    pano[:, corners] *= 0.7
+    _add_furniture(pano, rng, dist, px_per_unit)
+    pano += rng.normal(0.0, 3.0, pano.shape[:2])[..., None]          # paint and plaster texture
+    return np.clip(pano, 0, 255).astype(np.uint8)
+
+
+def _add_furniture(pano: np.ndarray, rng: np.random.Generator, dist: np.ndarray, px_per_unit: float) -> None:
+    """Cabinets, a dark TV, a bright window, a door and framed pictures (real photographs, no people)."""
+    from skimage import data
+    pictures = [cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR), cv2.cvtColor(data.chelsea(), cv2.COLOR_RGB2BGR),
+                cv2.cvtColor(data.rocket(), cv2.COLOR_RGB2BGR)]
+    height, width = pano.shape[:2]
+
+    def rect(az_deg: float, width_m: float, bottom_m: float, top_m: float):
+        col = int((-az_deg % 360) * PANO_PX_PER_DEG)
+        d = float(dist[col % width])
+        half_cols = int(math.degrees(math.atan2(width_m / 2, d)) * PANO_PX_PER_DEG)
+        r_top = int((PANO_HALF_HEIGHT - (top_m - CAMERA_HEIGHT_M) / d) * px_per_unit)
+        r_bot = int((PANO_HALF_HEIGHT - (bottom_m - CAMERA_HEIGHT_M) / d) * px_per_unit)
+        cols = np.arange(col - half_cols, col + half_cols) % width
+        return cols, max(0, r_top), min(height, r_bot)
+
+    for _ in range(int(rng.integers(3, 6))):              # cabinets and a sofa along the walls
+        cols, r0, r1 = rect(rng.uniform(-180, 180), rng.uniform(0.8, 2.0), 0.0, rng.uniform(0.5, 1.0))
+        pano[r0:r1, cols] = rng.uniform(40, 200, 3)
+        pano[r0:r0 + 3, cols] *= 0.6
+    cols, r0, r1 = rect(rng.uniform(-60, 60), 1.1, 1.0, 1.65)            # a switched-off TV
+    pano[r0:r1, cols] = (25, 25, 28)
+    cols, r0, r1 = rect(rng.uniform(100, 160) * rng.choice([-1, 1]), 1.2, 0.9, 2.1)   # a window
+    pano[r0:r1, cols] = (235, 225, 205)
+    cols, r0, r1 = rect(rng.uniform(-170, -120), 0.9, 0.0, 2.05)         # a door
+    pano[r0:r1, cols] = rng.uniform(90, 170, 3)
+    for pic in pictures:
+        cols, r0, r1 = rect(rng.uniform(-180, 180), rng.uniform(0.4, 0.7), 1.3, 1.8)
+        if r1 - r0 < 4 or len(cols) < 4:
+            continue
+        pano[r0:r1, cols] = 30                                          # the frame
+        inner = cols[2:-2]
+        pano[r0 + 2:r1 - 2, inner] = cv2.resize(pic, (len(inner), r1 - r0 - 4), interpolation=cv2.INTER_AREA)
+
+
+@functools.lru_cache(maxsize=8)
+def _view_maps(width: int, height: int, fx: float, fy: float, cx: float, cy: float):
+    """Panorama column offset (at heading 0) and row of every image pixel."""
+    x = (np.arange(width, dtype=np.float64) + 0.5 - cx) / fx
+    y = (np.arange(height, dtype=np.float64) + 0.5 - cy) / fy
+    xx, yy = np.meshgrid(x, y)
+    bearing_deg = np.degrees(np.arctan2(-xx, 1.0))
+    col = (-bearing_deg * PANO_PX_PER_DEG).astype(np.float32)
+    px_per_unit = 360 * PANO_PX_PER_DEG / (2 * math.pi)
+    row = ((PANO_HALF_HEIGHT + yy / np.hypot(xx, 1.0)) * px_per_unit).astype(np.float32)
+    return col, row
+
+
+# ---- compositing --------------------------------------------------------------------------------------
+
+def _field(p, name, default=None):
+    return p.get(name, default) if isinstance(p, dict) else getattr(p, name, default)
+
+
+def _place_person(frame: np.ndarray, model: CameraModel, person, heading_deg: float) -> None:
+    p = person
+    bearing = wrap_deg(float(_field(p, "azimuth_world_deg")) - heading_deg)
+    distance = float(_field(p, "distance_m"))
+    if abs(bearing) >= 80.0 or distance <= 0.2:
+        return                                            # behind the camera or inside the device
+    base, mirror = resolve_photo(str(_field(p, "photo", "astronaut")))
+    facing = wrap_deg(float(_field(p, "facing_deg", 0.0)))
+    back = abs(facing) > 90.0
+    turn = math.radians(wrap_deg(facing - 180.0) if back else facing)
+    eye_height = float(_field(p, "height_m", 1.6)) * (1.0 - EYE_BELOW_TOP)
+    u_eye, v_eye, depth = model.project(bearing, distance, eye_height - CAMERA_HEIGHT_M)
+    full = cutout(base, mirror, back)
+    metres_per_px = EYE_OUTER_SPAN_M / full.eye_span_px
+    c, residual = full.pyramid_level(model.fx * metres_per_px / depth)
+    m_per_px = metres_per_px * full.eye_span_px / c.eye_span_px
+    # The photograph is a flat board through the eyes, turned by `facing` about the vertical: a
+    # point at (X, Y) metres on the board sits at depth + X sin(turn), lateral X cos(turn).
+    h, w = c.bgr.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = []
+    for sx, sy in src:
+        X = (sx - c.eye_x) * m_per_px
+        Y = (sy - c.eye_y) * m_per_px
+        z = depth + X * math.sin(turn)
+        if z <= 0.05:
+            return
+        dst.append((u_eye + model.fx * X * math.cos(turn) / z, v_eye + model.fy * Y / z))
+    dst = np.float32(dst)
+    x0, y0 = np.floor(dst.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(dst.max(axis=0)).astype(int)
+    fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x1, frame.shape[1]), min(y1, frame.shape[0])
+    if fx1 <= fx0 or fy1 <= fy0:
+        return
+    homography = cv2.getPerspectiveTransform(src, dst - np.float32([fx0, fy0]))
+    size = (fx1 - fx0, fy1 - fy0)
+    bgr = cv2.warpPerspective(c.bgr, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    alpha = cv2.warpPerspective(c.alpha, homography, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    roi = frame[fy0:fy1, fx0:fx1]
+    roi[:] = cv2.blendLinear(bgr, roi, alpha, 1.0 - alpha)
+
+
+def render_frame(people: Iterable, heading_deg: float, hfov_deg: float = 66.0, width: int = 640,
+                 height: int = 480, lighting: float = 1.0, seed: int = 0, room: int = 0,
+                 motion_blur_px: float = 0.0, model: Optional[CameraModel] = None) -> np.ndarray:
+    """One BGR camera frame of the simulated room.
+
+    people: SimPerson structs or dicts with azimuth_world_deg, distance_m (horizontal, metres),
+    height_m, facing_deg (0 = facing the device) and photo. heading_deg: world azimuth of the screen
+    normal. lighting: 1.0 normal, lower is darker (and noisier). seed: sensor noise of this frame.
+    room: which synthetic room. motion_blur_px: horizontal smear (the turntable turning during exposure).
+    """
+    model = model or CameraModel.from_hfov(width, height, hfov_deg)
+    col, row = _view_maps(model.width, model.height, model.fx, model.fy, model.cx, model.cy)
+    pano = room_panorama(room)
+    shift = (-heading_deg % 360.0) * PANO_PX_PER_DEG
+    map_x = col + np.float32(shift)
+    np.remainder(map_x, pano.shape[1], out=map_x)
+    frame = cv2.remap(pano, map_x, row, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    order = sorted(people, key=lambda p: -float(_field(p, "distance_m")))   # far first, near on top
+    for person in order:
+        _place_person(frame, model, person, heading_deg)
+    if motion_blur_px >= 1.0:
+        k = int(round(motion_blur_px)) | 1
+        frame = cv2.blur(frame, (k, 1))
+    light = max(0.02, float(lighting))
+    noise_sigma = 1.5 / math.sqrt(light)                  # less light, more gain, more noise
+    cv2.setRNGSeed(int(seed) & 0x7FFFFFFF)
+    noise = np.empty(frame.shape[:2], np.int16)
+    cv2.randn(noise, 0.0, noise_sigma)
+    dimmed = cv2.convertScaleAbs(frame, alpha=light).astype(np.int16)
+    return cv2.add(dimmed, cv2.merge([noise, noise, noise]), dtype=cv2.CV_8U)
