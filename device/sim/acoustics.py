@@ -17,19 +17,34 @@ from .speech import babble, cache_root, program_material, synthesize
 ISM_MAX_ORDER = 17          # exact image sources up to this order; a diffuse tail models the rest
 TAIL_DIRECTIONS = 48        # plane waves that make up the diffuse tail (gives the right inter-mic coherence)
 HEADING_STEP_DEG = 1.0      # resolution of the heading grid the rendering snaps to
+SPEECH_REF_DBFS = -26.0     # RMS of a talker's direct sound at 1 m; noise levels are relative to it
 
 
 @dataclass(frozen=True)
 class NoiseSpec:
     """A noise in the scene. kind: "tv" (point source playing programme), "babble" or "white" (diffuse).
 
-    level_db: RMS in dB full scale, measured at the mics for diffuse kinds and at 1 m for a TV.
+    level_db: RMS in dB relative to a talker's direct sound at 1 m (SPEECH_REF_DBFS), measured at the
+    mics for the diffuse kinds and at 1 m from the loudspeaker for a TV.
     """
     kind: str
     level_db: float = -40.0
     azimuth_world_deg: float = 90.0  # tv only
     distance_m: float = 2.5          # tv only
     height_m: float = 1.0            # tv only
+
+    @classmethod
+    def coerce(cls, spec: "NoiseSpec | dict") -> "NoiseSpec":
+        """Accept a NoiseSpec or a dict (a scenario's [[noise]] table; `azimuth_deg` means world azimuth)."""
+        if isinstance(spec, cls):
+            return spec
+        d = {k: v for k, v in dict(spec).items() if v is not None}
+        if "azimuth_deg" in d:
+            d["azimuth_world_deg"] = d.pop("azimuth_deg")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ValueError(f"bad noise spec {spec!r}: {exc}") from None
 
 
 def room_impulse_responses(room_dims_m, rt60_s: float, source_xyz, mic_xyz: np.ndarray, fs: int,
@@ -52,7 +67,7 @@ def room_impulse_responses(room_dims_m, rt60_s: float, source_xyz, mic_xyz: np.n
     length = int(rt60_s * fs)
     early = np.zeros((len(mic_xyz), length))
     for p, rir in enumerate(room.rir):
-        r = np.asarray(rir[0])[:length] * 4 * math.pi          # pra's direct path has gain 1/(4 pi r)
+        r = np.asarray(rir[0])[:length]                          # pra: direct path has gain 1/r
         early[p, : len(r)] = r
     if order >= sabine_order:
         return early.astype(np.float32)
@@ -134,7 +149,7 @@ class AudioScene:
     """
 
     def __init__(self, room_dims_m, rt60_s: float, array: ArrayGeometry, device_xy_m=(2.0, 2.0),
-                 fs: int | None = None, noise: list[NoiseSpec] | None = None, seed: int = 0,
+                 fs: int | None = None, noise: list[NoiseSpec | dict] | None = None, seed: int = 0,
                  cache_dir: str | Path | None = None, device_height_m: float = 0.9):
         dims = list(room_dims_m) + ([2.6] if len(room_dims_m) == 2 else [])
         self.dims = np.asarray(dims, float)
@@ -205,7 +220,7 @@ class AudioScene:
 
     # -- scene content ------------------------------------------------------------------------------
     def add_utterance(self, t_start_s: float, text: str, voice: str = "en-us", azimuth_world_deg: float = 0.0,
-                      distance_m: float = 1.5, height_m: float = 1.5, level_db: float = -26.0,
+                      distance_m: float = 1.5, height_m: float = 1.5, level_db: float = SPEECH_REF_DBFS,
                       signal: np.ndarray | None = None) -> tuple[float, float]:
         """A talker says `text` (espeak-ng voice) starting at t_start_s; returns (t_start_s, t_end_s).
 
@@ -219,9 +234,10 @@ class AudioScene:
         self.sources.append(_Source(x.astype(np.float32), start, self._rirs_for(xyz)))
         return t_start_s, t_start_s + len(x) / self.fs
 
-    def add_noise(self, spec: NoiseSpec) -> None:
+    def add_noise(self, spec: NoiseSpec | dict) -> None:
+        spec = NoiseSpec.coerce(spec)
         rng = np.random.default_rng(self.seed + 1000 + len(self.sources))
-        gain = 10 ** (spec.level_db / 20)
+        gain = 10 ** ((SPEECH_REF_DBFS + spec.level_db) / 20)
         if spec.kind == "tv":
             xyz = self.world_to_room(spec.azimuth_world_deg, spec.distance_m, spec.height_m)
             prog = program_material(30.0, self.fs, seed=int(rng.integers(1 << 30)))

@@ -80,7 +80,7 @@ def program_material(seconds: float, fs: int = 16000, seed: int = 0, music_share
     while t < n:
         voice = VOICES[rng.integers(len(VOICES))]
         text = SENTENCES[rng.integers(len(SENTENCES))].replace("Swivel, ", "")
-        s = synthesize(text, voice, fs, speed_wpm=int(rng.integers(140, 200)), cache_dir=cache_dir)
+        s = synthesize(text, voice, fs, speed_wpm=int(rng.choice([150, 175, 200])), cache_dir=cache_dir)
         m = min(len(s), n - t)
         out[t:t + m] += s[:m]
         t += m + int(rng.uniform(0.05, 0.4) * fs)
