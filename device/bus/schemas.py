@@ -116,6 +116,14 @@ class PolicyState(Msg, kw_only=True):
     shutter_closed: bool = False
     muted: bool = False
     away: bool = False
+    # Added by policy: the reason of each hold (same order as `holds`), where the device points, what
+    # was last sent to the motor, how many moves so far (run reports), and where the ROM came from.
+    hold_reasons: Annotated[list[ShortText], Meta(max_length=16)] = []
+    heading_deg: Optional[Deg] = None
+    goal_seq: int = -1
+    moves: int = 0
+    rom_source: Name = ""            # config | state_file | api
+    notes: Annotated[list[ShortText], Meta(max_length=8)] = []   # lasting problems (e.g. ROM not saved)
 
 
 class PolicyAlert(Msg, kw_only=True):
@@ -136,6 +144,7 @@ class MotorGoal(Msg, kw_only=True):
     max_accel_dps2: float = 180.0
     rom_min_deg: Deg = -180.0
     rom_max_deg: Deg = 180.0
+    source: Name = ""                # added by policy: follow | sound | api | pan | away | rom | hold
 
 
 class MotorState(Msg, kw_only=True):
@@ -193,6 +202,7 @@ class MotionRequest(Struct, kw_only=True):
     enabled: Optional[bool] = None
     min_deg: Optional[Deg] = None
     max_deg: Optional[Deg] = None
+    rom_step: Optional[Name] = None  # added by policy: set_rom by hand: start | min | max | done | cancel
 
 
 class MotionReply(Struct, kw_only=True):

@@ -1,0 +1,516 @@
+"""The pure policy: fed messages and commands with explicit times, it returns goals, alerts and its state.
+
+No sockets, no clocks, no files: the service feeds it and publishes what it returns, and the tests
+drive it directly (hypothesis streams) or through the service (real processes and sockets).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+from ..bus.schemas import DoaEstimate, MotorGoal, MotorState, People, PolicyAlert, PolicyState
+from .angles import HeadingHistory, diff, to_world
+from .away import Away, Pan, pan_waypoints
+from .config import PolicyConfig
+from .fusion import Aim, Fusion, WorldPerson
+from .rules import AUTONOMOUS_ONLY, Hold, StallGuard, TimedHolds, ordered
+from .zones import DEAD, HOLDING, Dwell, classify, edges
+
+OPS_NEED_HEADING = ("turn", "pan")
+
+
+class CommandError(Exception):
+    """A motion command that cannot be carried out now; the message says why (sent back to the app)."""
+
+
+@dataclass
+class Turn:
+    target: float
+    deadline_ns: int
+
+
+@dataclass
+class RomSetup:
+    start_ns: int
+    lo: float
+    hi: float
+    mark_min: Optional[float] = None
+    mark_max: Optional[float] = None
+
+
+@dataclass
+class Intent:
+    """What the policy wants this tick: kind = move | stop | hold | release | keep (leave the goal as it is)."""
+    kind: str
+    mode: str
+    decision: str
+    target: Optional[float] = None
+    speed: Optional[float] = None
+    source: str = ""
+    zone: str = ""
+    aim: Optional[Aim] = None
+
+
+@dataclass
+class Output:
+    goal: Optional[MotorGoal]                  # a new goal to publish (None: keep the last one)
+    alerts: list[PolicyAlert]
+    state: PolicyState
+    rom_changed: bool = False                  # the ROM was set: the service stores it
+
+
+@dataclass
+class Rom:
+    min_deg: float
+    max_deg: float
+    source: str = "config"
+
+    def contains(self, deg: float) -> bool:
+        return self.min_deg <= deg <= self.max_deg
+
+    def clamp(self, deg: float) -> float:
+        return min(max(deg, self.min_deg), self.max_deg)
+
+    def text(self) -> str:
+        return f"{self.min_deg:.0f}..{self.max_deg:.0f}"
+
+
+class Policy:
+    def __init__(self, cfg: PolicyConfig, now_ns: int, rom: Optional[Rom] = None):
+        self.cfg = cfg
+        self.rom = rom or Rom(cfg.rom.min_deg, cfg.rom.max_deg, "config")
+        self.follow = cfg.follow
+        self.fusion = Fusion(cfg.fusion, cfg.zones)
+        self.away = Away(cfg.away, now_ns)
+        self.history = HeadingHistory()
+        self.stall = StallGuard(cfg.rules)
+        self.timed = TimedHolds()
+        self.dwell = Dwell(cfg.zones)
+        self.motor: Optional[MotorState] = None
+        self.motor_recv_ns: Optional[int] = None
+        self.people_msg: Optional[People] = None
+        self.people_recv_ns: Optional[int] = None
+        self.muted = False
+        self.task: Union[None, str, Turn, Pan] = None      # "stop", an API turn or a pan
+        self.rom_setup: Optional[RomSetup] = None
+        self.api_quiet_until_ns = 0
+        self.goal: Optional[MotorGoal] = None
+        self.goal_sent_ns = 0
+        self.seq = 0
+        self.moves = 0
+        self.notes: list[str] = []
+        self._alerts: list[PolicyAlert] = []
+        self._rom_changed = False
+        self._force_goal = False
+
+    # -- inputs -------------------------------------------------------------------------------------
+    @property
+    def heading(self) -> Optional[float]:
+        return self.motor.heading_deg if self.motor is not None else None
+
+    def on_motor(self, msg: MotorState, now_ns: int) -> None:
+        prev = self.motor
+        self.motor, self.motor_recv_ns = msg, now_ns
+        self.history.add(msg.t_ns, msg.heading_deg)
+        was_manual = prev is not None and prev.manual
+        if msg.manual and not was_manual:
+            # The user turns the screen: stop whatever we were doing and yield; this also clears a stall.
+            self.task = None
+            self.stall.clear()
+            self.fusion.drop_cue()
+            self.fusion.reset_target()
+            self.dwell.reset()
+        elif was_manual and not msg.manual:
+            self.timed.set("hand_turn_recent", f"turned by hand: respecting it for {self.cfg.rules.hand_respect_s:.0f} s",
+                           now_ns + int(self.cfg.rules.hand_respect_s * 1e9))
+        if msg.stalled and (prev is None or not prev.stalled):
+            self.stall.on_stall(msg.heading_deg, self._stall_direction(msg), now_ns)
+            self.task = None
+        if self.rom_setup is not None:
+            self.rom_setup.lo = min(self.rom_setup.lo, msg.heading_deg)
+            self.rom_setup.hi = max(self.rom_setup.hi, msg.heading_deg)
+
+    def _stall_direction(self, msg: MotorState) -> int:
+        if self.goal is not None and self.goal.mode == "move" and abs(diff(self.goal.target_deg, msg.heading_deg)) > 0.5:
+            return 1 if diff(self.goal.target_deg, msg.heading_deg) > 0 else -1
+        if abs(msg.velocity_dps) > 1.0:
+            return 1 if msg.velocity_dps > 0 else -1
+        return 0                                            # unknown: block both ways until cleared
+
+    def _heading_at(self, t_ns: int, reported: Optional[float]) -> Optional[float]:
+        h = self.history.at(t_ns)
+        return h if h is not None else reported
+
+    def on_people(self, msg: People, now_ns: int) -> None:
+        republished = self.people_msg is not None and self.people_msg.t_ns == msg.t_ns
+        self.people_msg, self.people_recv_ns = msg, now_ns
+        if republished:
+            self.fusion.people_recv_ns = now_ns if not msg.blind else self.fusion.people_recv_ns
+            return
+        if msg.blind:
+            self.fusion.clear_people()
+            return
+        heading = self._heading_at(msg.t_ns, msg.heading_deg)
+        if heading is None:
+            return                                          # cannot place anyone without a heading
+        people = [WorldPerson(p.track_id, to_world(p.bearing_deg, heading), p.distance_m, p.engagement,
+                              p.confidence) for p in msg.people]
+        self.fusion.set_people(people, now_ns)
+        self._alerts += self.away.alerts(people, msg.t_ns, now_ns)
+
+    def on_doa(self, msg: DoaEstimate, now_ns: int) -> None:
+        if msg.azimuth_deg is None:
+            return
+        # Convert with the heading during the utterance, not now: the device may be turning.
+        t = (msg.start_ns + msg.end_ns) // 2 if 0 < msg.start_ns <= msg.end_ns else msg.t_ns
+        heading = self._heading_at(t, msg.heading_deg)
+        if heading is None or self.away.enabled or not self.follow or self.rom_setup is not None:
+            return
+        world = to_world(msg.azimuth_deg, heading)
+        candidates = [(to_world(c.azimuth_deg, heading), c.power) for c in msg.candidates]
+        verdict = self.fusion.add_sound(world, msg.confidence, t, now_ns, candidates, msg.ambiguous,
+                                        self.rom.contains, self.rom.text(), msg.trigger)
+        if verdict.rule:
+            self.timed.set(verdict.rule, verdict.reason, now_ns + int(self.cfg.rules.cue_hold_s * 1e9))
+        elif verdict.accepted:
+            self.timed.clear("ambiguous_sound")
+            self.timed.clear("outside_rom")
+
+    def set_muted(self, muted: bool) -> None:
+        if muted and not self.muted:
+            self.fusion.drop_cue()
+        self.muted = muted
+
+    # -- rules --------------------------------------------------------------------------------------
+    def holds(self, now_ns: int) -> list[Hold]:
+        r = self.cfg.rules
+        out: list[Hold] = []
+        pm = self.people_msg
+        if pm is None:
+            out.append(Hold("vision_unavailable", "no word from vision yet: shutter state unknown"))
+        elif now_ns - self.people_recv_ns > r.vision_timeout_s * 1e9:
+            out.append(Hold("vision_unavailable", f"vision silent over {r.vision_timeout_s:g} s: shutter state unknown"))
+        elif pm.blind and pm.blind_reason == "shutter":
+            out.append(Hold("shutter_closed", "camera shutter closed"))
+        elif pm.blind:
+            out.append(Hold("vision_unavailable", f"camera blind: {pm.blind_reason or 'no reason given'}"))
+        m = self.motor
+        if m is None:
+            out.append(Hold("motor_fault", "no word from the motor yet"))
+        elif now_ns - self.motor_recv_ns > r.motor_timeout_s * 1e9:
+            out.append(Hold("motor_fault", f"motor silent over {r.motor_timeout_s:g} s"))
+        elif m.fault:
+            out.append(Hold("motor_fault", f"motor fault: {m.fault}"[:200]))
+        elif not m.link_ok:
+            out.append(Hold("motor_fault", "motor controller link down"))
+        if self.muted:
+            out.append(Hold("mute", "mute button on"))
+        if m is not None and m.manual:
+            out.append(Hold("hand_turn", "being turned by hand"))
+        self.stall.expire(now_ns)
+        if m is not None and m.stalled:
+            out.append(Hold("stall", "motor stalled (obstacle)"))
+        elif self.stall.active:
+            out.append(Hold("stall", self.stall.describe()[:200]))
+        out += self.timed.active(now_ns)
+        return ordered(out)
+
+    def _blocking(self, holds: list[Hold], api: bool) -> list[Hold]:
+        """Holds that stop a move outright (the directional stall memory is checked per target)."""
+        m = self.motor
+        out = []
+        for h in holds:
+            if h.name == "stall" and not (m is not None and m.stalled):
+                continue
+            if api and h.name in AUTONOMOUS_ONLY:
+                continue
+            out.append(h)
+        return out
+
+    # -- commands (the motion API calls these) ------------------------------------------------------
+    def _check_can_move(self, target: Optional[float], now_ns: int) -> None:
+        blocking = self._blocking(self.holds(now_ns), api=True)
+        if blocking:
+            raise CommandError("not moving: " + "; ".join(f"{h.name} ({h.reason})" for h in blocking))
+        if target is not None and self.heading is not None and self.stall.blocks(target, self.heading):
+            raise CommandError("not moving: stall (" + self.stall.describe() + ")")
+
+    def cmd_turn(self, angle_deg: float, now_ns: int) -> None:
+        if not -180.0 <= angle_deg <= 180.0:
+            raise CommandError(f"angle {angle_deg:g} is not a world azimuth in -180..180 deg")
+        if not self.rom.contains(angle_deg):
+            raise CommandError(f"{angle_deg:g} deg is outside the range of motion {self.rom.text()} deg")
+        if self.heading is None:
+            raise CommandError("motor state unknown: cannot turn yet")
+        if self.rom_setup is not None:
+            raise CommandError("range-of-motion setup in progress: finish or cancel it first")
+        self._check_can_move(angle_deg, now_ns)
+        self.task = Turn(angle_deg, now_ns + self._travel_ns(angle_deg, self.cfg.motion.max_speed_dps))
+        self._quiet_autonomy(now_ns)
+
+    def cmd_pan(self, now_ns: int) -> None:
+        if self.heading is None:
+            raise CommandError("motor state unknown: cannot pan yet")
+        if self.rom_setup is not None:
+            raise CommandError("range-of-motion setup in progress: finish or cancel it first")
+        self._check_can_move(None, now_ns)
+        self.task = Pan(pan_waypoints(self.rom.min_deg, self.rom.max_deg, self.heading),
+                        self.cfg.motion.pan_speed_dps, 1.0, "pan")
+        self._quiet_autonomy(now_ns)
+
+    def cmd_stop(self, now_ns: int) -> None:
+        self.task = "stop"
+        self._quiet_autonomy(now_ns)
+
+    def cmd_follow(self, enabled: bool) -> None:
+        self.follow = enabled
+        if not enabled:
+            self.fusion.drop_cue()
+            self.fusion.reset_target()
+        else:
+            self.api_quiet_until_ns = 0
+
+    def cmd_away(self, enabled: bool, now_ns: int) -> None:
+        self.away.set(enabled, now_ns)
+        if not enabled and isinstance(self.task, Pan) and self.task.source == "away":
+            self.task = "stop"
+        self.fusion.drop_cue()
+        self.fusion.reset_target()
+
+    def cmd_set_rom(self, min_deg: float, max_deg: float, source: str = "api") -> None:
+        for name, v in (("min", min_deg), ("max", max_deg)):
+            if not -180.0 <= v <= 180.0:
+                raise CommandError(f"range of motion {name} {v:g} is not a world azimuth in -180..180 deg")
+        if max_deg - min_deg < self.cfg.rom.min_width_deg:
+            raise CommandError(f"range of motion {min_deg:g}..{max_deg:g} is narrower than "
+                               f"{self.cfg.rom.min_width_deg:g} deg (min must come first)")
+        self.rom = Rom(min_deg, max_deg, source)
+        self.stall.clear()                                   # a new range is a fresh start
+        if isinstance(self.task, (Turn, Pan)):
+            self.task = None
+        self._rom_changed = True
+        self._force_goal = True
+
+    def cmd_rom_step(self, step: str, now_ns: int) -> None:
+        """Set the range by hand: start (motor lets go), turn to each end (optionally mark min/max), done."""
+        h = self.heading
+        if step == "start":
+            if h is None:
+                raise CommandError("motor state unknown: cannot start range-of-motion setup")
+            self.task = None
+            self.rom_setup = RomSetup(now_ns, h, h)
+            return
+        setup = self.rom_setup
+        if setup is None:
+            raise CommandError(f"no range-of-motion setup in progress (start one with rom_step 'start')")
+        if step == "cancel":
+            self.rom_setup = None
+        elif step in ("min", "max"):
+            setattr(setup, "mark_" + step, h)
+        elif step == "done":
+            lo = setup.mark_min if setup.mark_min is not None else setup.lo
+            hi = setup.mark_max if setup.mark_max is not None else setup.hi
+            self.cmd_set_rom(round(lo, 1), round(hi, 1), "hand")   # raises if too narrow: setup stays open
+            self.rom_setup = None
+        else:
+            raise CommandError(f"unknown rom_step {step!r}; expected start, min, max, done or cancel")
+
+    def _quiet_autonomy(self, now_ns: int) -> None:
+        """An app chose where to point: autonomous motion waits api_respect_s."""
+        self.api_quiet_until_ns = now_ns + int(self.cfg.rules.api_respect_s * 1e9)
+        self.fusion.drop_cue()
+        self.fusion.reset_target()
+        self.dwell.reset()
+
+    def _travel_ns(self, target: float, speed: float) -> int:
+        h = self.heading if self.heading is not None else target
+        return int((abs(target - h) / speed + 5.0) * 1e9)
+
+    # -- decision -----------------------------------------------------------------------------------
+    def _arrived(self, target: float) -> bool:
+        m = self.motor
+        if m is None:
+            return False
+        if abs(diff(m.heading_deg, target)) <= self.cfg.motion.arrive_tol_deg and not m.moving:
+            return True
+        # The motor says it finished our latest goal, wherever it ended (e.g. its own limit).
+        return (self.goal is not None and m.goal_seq == self.goal.seq and not m.moving
+                and m.t_ns > self.goal_sent_ns)
+
+    def _moving_under_goal(self) -> bool:
+        return self.goal is not None and self.goal.mode == "move" and not self._arrived(self.goal.target_deg)
+
+    def _halt(self, why: list[Hold], mode: str = "hold", **kw) -> Intent:
+        text = "; ".join(f"{h.name}: {h.reason}" for h in why)
+        kind = "stop" if self._moving_under_goal() else "keep"
+        return Intent(kind, mode, "hold: " + text, source="hold", **kw)
+
+    def _decide(self, now_ns: int, holds: list[Hold]) -> Intent:
+        m = self.motor
+        if m is None:
+            return Intent("keep", "idle", "waiting for motor.state")
+        h = m.heading_deg
+        if self.rom_setup is not None:
+            if now_ns - self.rom_setup.start_ns > self.cfg.rom.setup_timeout_s * 1e9:
+                self.rom_setup = None
+                self.notes = self.notes[-7:] + ["range-of-motion setup timed out: range unchanged"]
+            else:
+                return Intent("release", "rom_setup", "turn the device by hand to each end, then 'rom done'",
+                              source="rom")
+        if m.manual:
+            return Intent("release", "manual_hold", "yielding to a hand turn", source="hold")
+        hard = self._blocking(holds, api=True)
+        task = self.task
+        if task == "stop":
+            return Intent("stop", "idle", "stopped by the motion API", source="api")
+        if isinstance(task, Turn):
+            if hard or self.stall.blocks(task.target, h):
+                self.task = None
+                return self._halt(hard or [Hold("stall", self.stall.describe())])
+            if self._arrived(task.target) or now_ns > task.deadline_ns:
+                self.task = None
+                return Intent("keep", "idle", f"turned to {task.target:.0f} deg for an app")
+            return Intent("move", "turning", f"turn to {task.target:.1f} for an app", task.target,
+                          self.cfg.motion.max_speed_dps, "api")
+        if isinstance(task, Pan):
+            target = task.target
+            if hard or (target is not None and self.stall.blocks(target, h)):
+                self.task = None
+                return self._halt(hard or [Hold("stall", self.stall.describe())])
+            target = task.advance(target is not None and self._arrived(target), now_ns)
+            if target is not None:
+                return Intent("move", "panning", f"pan: waypoint {task.index + 1} of {len(task.waypoints)}",
+                              target, task.speed_dps, task.source)
+            self.task = None
+        if self.away.enabled:
+            if self.away.pan_due(now_ns) and not hard and not self.stall.active:
+                self.away.pan_started(now_ns)
+                self.task = Pan(pan_waypoints(self.rom.min_deg, self.rom.max_deg, h),
+                                self.cfg.motion.pan_speed_dps, self.cfg.away.end_dwell_s, "away")
+                return self._decide(now_ns, holds)
+            return Intent("keep", "away", "away: watching between pans")
+        if not self.follow:
+            return Intent("keep", "idle", "follow is off")
+        if now_ns < self.api_quiet_until_ns:
+            return Intent("keep", "idle", "keeping the direction an app chose")
+        return self._follow(now_ns, holds, h)
+
+    def _follow(self, now_ns: int, holds: list[Hold], h: float) -> Intent:
+        pm = self.people_msg
+        view_ok = pm is not None and not pm.blind and now_ns - self.people_recv_ns <= self.cfg.rules.vision_timeout_s * 1e9
+        still = self.motor is not None and not self.motor.moving
+        aim = self.fusion.aim(now_ns, h, view_ok, still)
+        if aim is None:
+            self.dwell.reset()
+            if not self.rom.contains(h) and not self._blocking(holds, api=False):
+                # Outside the range (a hand turn, a new range): go back to its nearest end.
+                return Intent("move", "turning", "returning into the range of motion", self.rom.clamp(h),
+                              self.cfg.motion.max_speed_dps, "follow")
+            return Intent("keep", "idle", self.fusion.note if self.fusion.cue else "nobody to face")
+        target = aim.world_deg
+        if not self.rom.contains(target):
+            nearest = self.rom.clamp(target)
+            # A person just past the end of the range stays in view at its end; further out, do not chase.
+            if aim.source == "vision" and abs(diff(target, nearest)) <= self.cfg.zones.hfov_deg / 2 - self.cfg.zones.edge_min_deg:
+                target = nearest
+            else:
+                self.timed.set("outside_rom", f"target at {target:.0f} deg is outside the range of motion {self.rom.text()}",
+                               now_ns + int(self.cfg.rules.cue_hold_s * 1e9))
+                self.fusion.drop_cue()
+                return self._halt([Hold("outside_rom", f"target at {target:.0f} deg")], mode="idle",
+                                  target=target, aim=aim)
+        e = edges(self.cfg.zones, aim.distance_m)
+        zone = classify(diff(target, h), e)
+        blocking = self._blocking(holds, api=False)
+        if blocking:
+            return self._halt(blocking, zone=zone, target=target, aim=aim)
+        if self.stall.blocks(target, h):
+            return self._halt([Hold("stall", self.stall.describe())], zone=zone, target=target, aim=aim)
+        source = "sound" if aim.source == "sound" else "follow"
+        speed = self.cfg.motion.max_speed_dps
+        g = self.goal
+        if g is not None and g.mode == "move" and g.source in ("follow", "sound") and not self._arrived(g.target_deg):
+            keep = abs(diff(target, g.target_deg)) < self.cfg.motion.retarget_min_deg
+            return Intent("move", "turning", f"following {aim.detail}", g.target_deg if keep else target,
+                          speed, source, zone, aim)
+        if zone == DEAD:
+            self.dwell.reset()
+            return Intent("keep", "tracking", f"{aim.detail} in the dead zone: not moving", target, zone=zone, aim=aim)
+        if zone == HOLDING:
+            settled = self.dwell.update(target, now_ns) >= self.cfg.zones.dwell_s
+            if aim.fresh_cue:
+                return Intent("move", "turning", f"sound confirmed: facing {aim.detail}", target, speed, source, zone, aim)
+            if not settled:
+                return Intent("keep", "tracking", f"{aim.detail} in the holding zone: waiting for them to settle",
+                              target, zone=zone, aim=aim)
+            self.dwell.reset()
+            return Intent("move", "turning", f"{aim.detail} settled in the holding zone: facing them", target,
+                          speed, source, zone, aim)
+        self.dwell.reset()
+        what = "sound outside the view" if aim.source == "sound" else f"{aim.detail} in the {zone} zone"
+        return Intent("move", "turning", f"{what}: turning now", target, speed, source, zone, aim)
+
+    # -- output -------------------------------------------------------------------------------------
+    def _make_goal(self, intent: Intent, now_ns: int) -> Optional[MotorGoal]:
+        h = self.heading
+        if h is None:
+            return None
+        kind = intent.kind
+        force, self._force_goal = self._force_goal, False
+        g = self.goal
+        if kind == "keep":
+            if g is None:
+                kind = "hold"
+            elif force or not self.rom.contains(g.target_deg):
+                kind = "move" if self._moving_under_goal() else "hold"
+                intent = Intent(kind, intent.mode, intent.decision, g.target_deg, g.max_speed_dps, g.source)
+            else:
+                return None
+        m = self.cfg.motion
+        if kind == "move":
+            target = round(self.rom.clamp(intent.target), 2)
+            speed = min(intent.speed or m.max_speed_dps, m.max_speed_dps)
+            if g is not None and g.mode == "move" and not force and g.max_speed_dps == speed:
+                same = g.target_deg == target or (intent.source in ("follow", "sound") and
+                                                   abs(target - g.target_deg) < m.retarget_min_deg and
+                                                   g.source == intent.source)
+                if same:
+                    return None
+            started = not self._moving_under_goal()
+        else:
+            if g is not None and g.mode == kind and not force:
+                return None
+            target, speed, started = round(self.rom.clamp(h), 2), m.max_speed_dps, False
+        self.seq += 1
+        if started:
+            self.moves += 1
+        self.goal = MotorGoal(t_ns=now_ns, seq=self.seq, mode=kind, target_deg=target, max_speed_dps=speed,
+                              max_accel_dps2=m.max_accel_dps2, rom_min_deg=self.rom.min_deg,
+                              rom_max_deg=self.rom.max_deg, source=intent.source or "hold")
+        self.goal_sent_ns = now_ns
+        return self.goal
+
+    def tick(self, now_ns: int) -> Output:
+        holds = self.holds(now_ns)
+        intent = self._decide(now_ns, holds)
+        holds = self.holds(now_ns)                 # deciding may have started a timed hold
+        goal = self._make_goal(intent, now_ns)
+        alerts, self._alerts = self._alerts, []
+        changed, self._rom_changed = self._rom_changed, False
+        return Output(goal, alerts, self._state(now_ns, holds, intent), changed)
+
+    def _state(self, now_ns: int, holds: list[Hold], intent: Intent) -> PolicyState:
+        pm = self.people_msg
+        return PolicyState(
+            t_ns=now_ns, mode=intent.mode if not (holds and intent.mode in ("idle", "tracking")) else "hold",
+            target_deg=None if intent.target is None else round(intent.target, 1),
+            target_source=intent.source if intent.kind == "move" else (intent.aim.source if intent.aim else ""),
+            zone=intent.zone, decision=intent.decision[:200],
+            reason="; ".join(f"{h.name}: {h.reason}" for h in holds)[:200] if holds else intent.decision[:200],
+            holds=[h.name for h in holds][:16], hold_reasons=[h.reason[:200] for h in holds][:16],
+            rom_min_deg=self.rom.min_deg, rom_max_deg=self.rom.max_deg, follow=self.follow,
+            shutter_closed=bool(pm is not None and pm.blind and pm.blind_reason == "shutter"),
+            muted=self.muted, away=self.away.enabled,
+            heading_deg=None if self.heading is None else round(self.heading, 1),
+            goal_seq=self.goal.seq if self.goal else -1, moves=self.moves, rom_source=self.rom.source,
+            notes=self.notes[-8:])

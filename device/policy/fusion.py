@@ -1,0 +1,251 @@
+"""Fusion of sound and sight into one aim: sound cues, vision confirmation, refuted directions, engagement, groups."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from .angles import diff, wrap
+from .config import FusionConfig, ZonesConfig
+
+
+@dataclass(frozen=True)
+class WorldPerson:
+    track_id: int
+    world_deg: float
+    distance_m: float
+    engagement: float
+    confidence: float
+
+
+@dataclass
+class SoundCue:
+    world_deg: float
+    t_ns: int                      # capture time of the sound
+    weight: float                  # confidence x credibility of its direction
+    trigger: str = "wake"
+    looked_since_ns: Optional[int] = None   # when the camera began to look at it with nobody there
+
+
+@dataclass(frozen=True)
+class Aim:
+    """Where the screen should point (world azimuth), why, and how far the person is."""
+    world_deg: float
+    source: str                    # sound | vision
+    distance_m: Optional[float]
+    tracks: tuple[int, ...] = ()
+    fresh_cue: bool = False        # a sound just asked for attention (a wake word): turn unless dead zone
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SoundVerdict:
+    """What fusion made of one sound estimate: accepted, or which no-move rule it triggers and why."""
+    accepted: bool
+    rule: str = ""                 # ambiguous_sound | outside_rom | "" (ignored without a rule)
+    reason: str = ""
+
+
+@dataclass
+class _Source:
+    world_deg: float
+    credibility: float
+    t_ns: int
+
+
+class Credibility:
+    """How much to believe sound from each direction. A direction the camera looked at and found
+    nobody (a TV, a reflection off a wall) loses credibility; it recovers slowly with time."""
+
+    def __init__(self, cfg: FusionConfig):
+        self.cfg = cfg
+        self.sources: list[_Source] = []
+
+    def _nearest(self, deg: float) -> Optional[_Source]:
+        best = min(self.sources, key=lambda s: abs(diff(s.world_deg, deg)), default=None)
+        if best is not None and abs(diff(best.world_deg, deg)) <= self.cfg.source_gate_deg:
+            return best
+        return None
+
+    def _recovered(self, s: _Source, now_ns: int) -> float:
+        age = max(0.0, (now_ns - s.t_ns) / 1e9)
+        return 1.0 - (1.0 - s.credibility) * math.exp(-age / self.cfg.credibility_recover_s)
+
+    def get(self, deg: float, now_ns: int) -> float:
+        s = self._nearest(deg)
+        return 1.0 if s is None else self._recovered(s, now_ns)
+
+    def refute(self, deg: float, now_ns: int) -> float:
+        s = self._nearest(deg)
+        if s is None:
+            s = _Source(deg, 1.0, now_ns)
+            self.sources.append(s)
+            self.sources = self.sources[-32:]          # bounded memory
+        s.credibility = self._recovered(s, now_ns) * self.cfg.unconfirmed_penalty
+        s.t_ns = now_ns
+        return s.credibility
+
+    def confirm(self, deg: float) -> None:
+        s = self._nearest(deg)
+        if s is not None:
+            self.sources.remove(s)
+
+
+class Fusion:
+    """Keeps the latest people (world frame), the pending sound cue and who spoke when; `aim()` decides."""
+
+    def __init__(self, cfg: FusionConfig, zones: ZonesConfig):
+        self.cfg = cfg
+        self.zones = zones
+        self.people: list[WorldPerson] = []
+        self.people_recv_ns: Optional[int] = None
+        self.cue: Optional[SoundCue] = None
+        self.spoke: dict[int, int] = {}                 # track id -> capture time of its last sound
+        self.credibility = Credibility(cfg)
+        self.target_track: Optional[int] = None
+        self._last_aim: Optional[Aim] = None
+        self._lost_since_ns: Optional[int] = None
+        self.note = ""                                  # what fusion last decided about sound, for policy.state
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def set_people(self, people: list[WorldPerson], now_ns: int) -> None:
+        self.people = people
+        self.people_recv_ns = now_ns
+        live = {p.track_id for p in people}
+        # Forget who spoke once their track is gone for good (ids are not reused by vision).
+        if len(self.spoke) > 64:
+            self.spoke = {k: v for k, v in self.spoke.items() if k in live}
+
+    def clear_people(self) -> None:
+        self.people = []
+
+    def fresh_people(self, now_ns: int) -> list[WorldPerson]:
+        if self.people_recv_ns is None or now_ns - self.people_recv_ns > self.cfg.people_stale_s * 1e9:
+            return []
+        return self.people
+
+    def _person_near(self, deg: float, now_ns: int) -> Optional[WorldPerson]:
+        near = [p for p in self.fresh_people(now_ns) if abs(diff(p.world_deg, deg)) <= self.cfg.confirm_gate_deg]
+        return min(near, key=lambda p: abs(diff(p.world_deg, deg)), default=None)
+
+    def add_sound(self, world_deg: float, confidence: float, t_ns: int, now_ns: int,
+                  candidates: list[tuple[float, float]], ambiguous: bool, in_rom: Callable[[float], bool],
+                  rom_text: str, trigger: str = "wake") -> SoundVerdict:
+        """Judge one sound estimate (world bearings) and, if it is usable, make it the pending cue."""
+        if confidence < self.cfg.min_confidence:
+            return SoundVerdict(False, reason=f"sound at {world_deg:.0f} deg too weak ({confidence:.2f})")
+        # Directions worth considering: the estimate and every candidate nearly as strong as the best.
+        strong = [(world_deg, 1.0)]
+        if candidates:
+            top = max(p for _, p in candidates) or 1.0
+            strong += [(d, p / top) for d, p in candidates if p / top >= self.cfg.ambiguity_ratio]
+        # Sounds from outside the range of motion (often reflections off the wall behind) do not count.
+        inside = [d for d, _ in strong if in_rom(d)]
+        if not inside:
+            return SoundVerdict(False, "outside_rom", f"sound at {world_deg:.0f} deg is outside the range of motion {rom_text}")
+        directions: list[float] = []                    # distinct directions: far enough apart
+        for d in inside:
+            if all(abs(diff(d, k)) >= self.cfg.ambiguity_sep_deg for k in directions):
+                directions.append(d)
+        chosen = directions[0]
+        rivals_outside_rom = len(inside) < len(strong)
+        if len(directions) > 1 or (ambiguous and not rivals_outside_rom):
+            # Two far-apart directions (or ssl says it cannot tell): only vision can settle it,
+            # when exactly one of them has a person.
+            seen = [d for d in directions if self._person_near(d, now_ns) is not None]
+            if len(seen) != 1:
+                text = " and ".join(f"{d:.0f}" for d in (directions if len(directions) > 1
+                                                          else [d for d, _ in strong])[:3])
+                return SoundVerdict(False, "ambiguous_sound", f"sound from {text} deg: cannot tell which")
+            chosen = seen[0]
+        weight = confidence * self.credibility.get(chosen, now_ns)
+        if weight < self.cfg.min_cue_weight:
+            self.note = f"ignoring sound at {chosen:.0f} deg: nobody was seen there (weight {weight:.2f})"
+            return SoundVerdict(False, reason=self.note)
+        self.cue = SoundCue(world_deg=chosen, t_ns=t_ns, weight=weight, trigger=trigger)
+        self.note = f"sound at {chosen:.0f} deg (weight {weight:.2f})"
+        return SoundVerdict(True)
+
+    def drop_cue(self) -> None:
+        self.cue = None
+
+    def reset_target(self) -> None:
+        self.target_track = None
+        self._last_aim = None
+        self._lost_since_ns = None
+
+    # -- decision -----------------------------------------------------------------------------------
+    def aim(self, now_ns: int, heading: Optional[float], view_ok: bool, still: bool) -> Optional[Aim]:
+        """The aim now. `view_ok`: vision is running and not blind; `still`: the device is not turning."""
+        cue = self.cue
+        if cue is not None and now_ns - cue.t_ns > self.cfg.cue_ttl_s * 1e9:
+            self.cue = cue = None
+        if cue is not None:
+            person = self._person_near(cue.world_deg, now_ns)
+            if person is not None:
+                # Vision confirms the sound: that person spoke last and becomes the target.
+                self.spoke[person.track_id] = cue.t_ns
+                self.credibility.confirm(cue.world_deg)
+                self.target_track = person.track_id
+                self.cue = None
+                self.note = f"sound at {cue.world_deg:.0f} deg confirmed by person {person.track_id}"
+                aim = self._people_aim(now_ns)
+                if aim is not None:
+                    return Aim(aim.world_deg, aim.source, aim.distance_m, aim.tracks, fresh_cue=True,
+                               detail=self.note)
+            elif heading is not None and view_ok and still and \
+                    abs(diff(cue.world_deg, heading)) <= self.zones.hfov_deg / 2 - 3.0:
+                # The camera looks at where the sound came from and sees nobody: a TV, a reflection.
+                if cue.looked_since_ns is None:
+                    cue.looked_since_ns = now_ns
+                elif now_ns - cue.looked_since_ns >= self.cfg.confirm_timeout_s * 1e9:
+                    cred = self.credibility.refute(cue.world_deg, now_ns)
+                    self.note = f"nobody at {cue.world_deg:.0f} deg: sound there now weighs {cred:.2f}"
+                    self.cue = None
+                return self._people_aim(now_ns)        # meanwhile: whoever we were with
+            else:
+                return Aim(cue.world_deg, "sound", None, fresh_cue=True,
+                           detail=f"turning towards sound at {cue.world_deg:.0f} deg")
+        return self._people_aim(now_ns)
+
+    def _pick_primary(self, people: list[WorldPerson]) -> Optional[WorldPerson]:
+        engaged = [p for p in people if p.engagement >= self.cfg.engaged_threshold]
+        current = next((p for p in people if p.track_id == self.target_track), None)
+        pool = engaged + ([current] if current is not None and current not in engaged else [])
+        speakers = [p for p in pool if p.track_id in self.spoke]
+        if speakers:
+            return max(speakers, key=lambda p: self.spoke[p.track_id])    # spoke last
+        if current is not None:
+            return current                                               # stay with whoever we follow
+        return max(engaged, key=lambda p: p.engagement, default=None)    # most engaged
+
+    def _people_aim(self, now_ns: int) -> Optional[Aim]:
+        people = self.fresh_people(now_ns)
+        primary = self._pick_primary(people)
+        if primary is None:
+            # The person we followed left the view: keep their last aim a moment, then let go.
+            if self._last_aim is not None and self._last_aim.source == "vision":
+                if self._lost_since_ns is None:
+                    self._lost_since_ns = now_ns
+                if now_ns - self._lost_since_ns <= self.cfg.lost_hold_s * 1e9:
+                    return self._last_aim
+            self.reset_target()
+            return None
+        self._lost_since_ns = None
+        self.target_track = primary.track_id
+        group = [primary]
+        span_max = self.zones.hfov_deg - 2 * self.cfg.group_margin_deg
+        others = sorted((p for p in people if p is not primary and p.engagement >= self.cfg.engaged_threshold),
+                        key=lambda p: abs(diff(p.world_deg, primary.world_deg)))
+        for p in others:
+            offsets = [diff(q.world_deg, primary.world_deg) for q in group + [p]]
+            if max(offsets) - min(offsets) <= span_max:
+                group.append(p)
+        offsets = [diff(q.world_deg, primary.world_deg) for q in group]
+        centre = wrap(primary.world_deg + (max(offsets) + min(offsets)) / 2)
+        tracks = tuple(sorted(q.track_id for q in group))
+        detail = (f"between people {', '.join(map(str, tracks))}" if len(group) > 1
+                  else f"person {primary.track_id}")
+        aim = Aim(centre, "vision", min(q.distance_m for q in group), tracks, detail=detail)
+        self._last_aim = aim
+        return aim
