@@ -17,7 +17,7 @@ class Intrinsics(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class VisionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     log_level: str = "info"
-    camera: Literal["sim", "opencv"] = "sim"
+    camera_backend: Literal["sim", "opencv"] = "sim"   # "sim" renders sim.world; "opencv" is a real camera
     device: Union[int, str] = 0      # OpenCV device index or a path (/dev/video0, a video file)
     width: int = 640
     height: int = 480

@@ -119,8 +119,12 @@ class Detector:
                 view.fill(0)
         return suppress_duplicates(found)
 
-    def describe_face(self, rgb: np.ndarray, box, score: float, keypoints) -> Observation:
-        """Face mesh on a crop around a detected face: landmarks, head pose, engagement, eye span."""
+    def describe_face(self, rgb: np.ndarray, box, score: float, keypoints=None) -> Optional[Observation]:
+        """Face mesh on a crop around a face box: landmarks, head pose, engagement, eye span.
+
+        With the detector's keypoints a face the mesh cannot fit is still reported (eye keypoints
+        give its distance); without them (a box predicted from a track) it is None.
+        """
         h, w = rgb.shape[:2]
         side = MESH_CROP_SCALE * max(box[2] - box[0], box[3] - box[1])
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -132,6 +136,10 @@ class Detector:
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         result = self.mesh.process(self._crop)
         self._crop.fill(0)
+        if keypoints is None and not result.multi_face_landmarks:
+            return None
+        if keypoints is None:
+            keypoints = [((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)] * 2
         (rex, rey), (lex, ley) = keypoints[0], keypoints[1]
         obs = Observation("face", score, (rex + lex) / 2, (rey + ley) / 2, tuple(box),
                           span_px=math.hypot(lex - rex, ley - rey), span_m=g.PUPIL_SPAN_M,
@@ -183,6 +191,7 @@ class Detector:
     def observe(self, rgb: np.ndarray, regions: Iterable[Region], with_pose: bool = False) -> list[Observation]:
         """Everything found in the given regions (and by the pose model when asked) in one frame."""
         faces = [self.describe_face(rgb, box, score, kps) for box, score, kps in self.find_faces(rgb, regions)]
+        faces = [f for f in faces if f is not None]
         if with_pose:
             body = self.find_pose(rgb)
             # The pose model sees one person; skip it when that person's head is already a face.

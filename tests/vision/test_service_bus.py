@@ -1,0 +1,170 @@
+"""The vision service as a real process on a real bus: people found, ids kept, and no topic can carry an image."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import typing
+
+import msgspec
+import pytest
+import zmq
+
+from device.bus import schemas as s
+from device.bus.endpoints import pub_endpoint
+from device.bus.pubsub import Publisher
+from device.bus.topics import TOPICS
+
+FRAME_BYTES = 640 * 480 * 3          # the smallest frame this service captures
+
+
+def write_config(runtime_dir, **vision) -> str:
+    lines = ["[bus]", f'runtime_dir = "{runtime_dir}"', "heartbeat_s = 0.2", "[gpio]", 'backend = "mock"',
+             "[vision]", 'camera_backend = "sim"'] + [f"{k} = {v!r}".replace("'", '"') for k, v in vision.items()]
+    path = runtime_dir / "swivel.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.fixture
+def vision_process(runtime_dir, subprocess_env):
+    procs = []
+
+    def start(**vision):
+        cfg = write_config(runtime_dir, **vision)
+        p = subprocess.Popen([sys.executable, "-m", "device", "--config", cfg, "service", "vision"],
+                             env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def listen_everything(runtime_dir, publishers):
+    """A raw SUB socket on every publisher's endpoint, subscribed to every topic (empty prefix)."""
+    sock = zmq.Context.instance().socket(zmq.SUB)
+    sock.setsockopt(zmq.SUBSCRIBE, b"")
+    for name in publishers:
+        sock.connect(pub_endpoint(runtime_dir, name))
+    return sock
+
+
+def run_world(runtime_dir, sock, seconds, people, shutter_closed=False, heading=0.0):
+    """Publish the world and the motor for `seconds`, collecting every raw message of every topic."""
+    world = Publisher("world", runtime_dir)
+    motor = Publisher("motor", runtime_dir)
+    seen = []
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            now = time.monotonic_ns()
+            world.publish("sim.world", s.SimWorld(t_ns=now, heading_deg=heading, people=people,
+                                                  shutter_closed=shutter_closed))
+            motor.publish("motor.state", s.MotorState(t_ns=now, heading_deg=heading))
+            end = time.monotonic() + 0.03
+            while time.monotonic() < end:
+                if sock.poll(5):
+                    seen.append(sock.recv_multipart())
+    finally:
+        world.close()
+        motor.close()
+    return seen
+
+
+def people_messages(raw):
+    dec = msgspec.msgpack.Decoder(s.People)
+    return [dec.decode(frames[1]) for frames in raw if frames[0] == b"vision.people"]
+
+
+def test_service_finds_a_person_and_keeps_the_id(runtime_dir, vision_process):
+    vision_process(active_fps=10.0, idle_fps=10.0)
+    sock = listen_everything(runtime_dir, ["vision"])
+    person = s.SimPerson(id=1, azimuth_world_deg=12.0, distance_m=1.5, height_m=1.6, photo="hopper")
+    msgs = people_messages(run_world(runtime_dir, sock, 9.0, [person]))
+    with_people = [m for m in msgs if m.people]
+    assert with_people, f"no person published in {len(msgs)} messages"
+    ids = {p.track_id for m in with_people for p in m.people}
+    assert len(ids) == 1
+    bearings = [m.people[0].bearing_deg for m in with_people]
+    assert max(abs(b - 12.0) for b in bearings) < 2.0
+    assert all(0.5 < m.people[0].engagement <= 1.0 for m in with_people)
+    assert all(not m.blind and m.fps > 0 for m in msgs)
+
+
+def test_shutter_closed_is_published_as_blind(runtime_dir, vision_process):
+    vision_process(active_fps=10.0)
+    sock = listen_everything(runtime_dir, ["vision"])
+    person = s.SimPerson(id=1, azimuth_world_deg=0.0, distance_m=1.2, photo="astronaut")
+    msgs = people_messages(run_world(runtime_dir, sock, 6.0, [person], shutter_closed=True))
+    later = msgs[len(msgs) // 3:]                   # after the world's first message reached the pin
+    assert later and all(m.blind and m.blind_reason == "shutter closed" and not m.people for m in later)
+
+
+# ---- privacy: no message on any topic can hold an image ------------------------------------------------
+
+def capacity_bytes(tp, depth=0) -> float:
+    """Upper bound of the bytes a value of this type can carry; raises if it is unbounded or binary."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(tp)
+        limit = next((m.max_length for m in meta if isinstance(m, msgspec.Meta) and m.max_length), None)
+        if typing.get_origin(base) is list:
+            if limit is None:
+                raise AssertionError(f"unbounded list {tp}")
+            return limit * capacity_bytes(typing.get_args(base)[0], depth + 1)
+        if base is str:
+            if limit is None:
+                raise AssertionError(f"unbounded string {tp}")
+            return limit * 4
+        return capacity_bytes(base, depth + 1)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return max(capacity_bytes(a, depth + 1) for a in typing.get_args(tp))
+    if origin is typing.Literal:
+        return max(len(str(a)) for a in typing.get_args(tp))
+    if tp in (bytes, bytearray, memoryview):
+        raise AssertionError("a bytes field can carry pixels")
+    if tp is str:
+        raise AssertionError("unbounded string")
+    if origin in (list, dict, set, tuple) or tp in (list, dict, set, tuple):
+        raise AssertionError(f"unbounded container {tp}")
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        hints = typing.get_type_hints(tp, include_extras=True)
+        return sum(capacity_bytes(hints[f], depth + 1) for f in tp.__struct_fields__)
+    if tp in (int, float, bool, type(None)):
+        return 9
+    raise AssertionError(f"unexpected field type {tp}")
+
+
+def test_no_vision_topic_can_carry_an_image():
+    """Vision's topic is bounded far below one frame, and the registry gives vision no other topic."""
+    vision_topics = [t for t in TOPICS.values() if t.publisher == "vision"]
+    assert [t.name for t in vision_topics] == ["vision.people"]
+    cap = capacity_bytes(s.People)
+    assert cap < FRAME_BYTES / 20, cap
+    # Nor may any device service's topic: only the simulator's audio wire has a bytes field.
+    for t in TOPICS.values():
+        if t.publisher != "world":
+            assert capacity_bytes(t.schema) < FRAME_BYTES / 20, t.name
+
+
+def test_every_message_seen_during_a_run_is_small_and_typed(runtime_dir, vision_process):
+    vision_process(active_fps=15.0)
+    sock = listen_everything(runtime_dir, ["vision"])
+    people = [s.SimPerson(id=1, azimuth_world_deg=-10.0, distance_m=1.0, height_m=1.4, photo="astronaut"),
+              s.SimPerson(id=2, azimuth_world_deg=18.0, distance_m=2.0, photo="hopper")]
+    raw = run_world(runtime_dir, sock, 6.0, people)
+    topics = {frames[0].decode() for frames in raw}
+    assert topics <= {"hb", "vision.people"} and "vision.people" in topics
+    for frames in raw:
+        assert len(frames) == 2
+        name = frames[0].decode()
+        msgspec.msgpack.decode(frames[1], type=TOPICS[name].schema)      # strictly typed
+        assert len(frames[1]) < 16_384, (name, len(frames[1]))
+    assert max(len(f[1]) for f in raw) < FRAME_BYTES / 50
