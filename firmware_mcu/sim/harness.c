@@ -88,6 +88,8 @@ static void update_inputs(void)
     }
 }
 
+static void flush_uart_out(void);
+
 static void on_step(struct avr_irq_t *irq, uint32_t value, void *param)
 {
     (void)irq; (void)param;
@@ -113,6 +115,9 @@ static void on_uart_out(struct avr_irq_t *irq, uint32_t value, void *param)
     (void)irq; (void)param;
     if (out_len < sizeof out_buf) {
         out_buf[out_len++] = (uint8_t)value;
+    }
+    if (value == 0) {
+        flush_uart_out();             /* end of a frame: hand it to the host now, not at the next tick */
     }
 }
 
@@ -236,9 +241,15 @@ static avr_cycle_count_t service_tick(avr_t *a, avr_cycle_count_t when, void *pa
         fflush(stdout);
     }
     if (opt.speed > 0) {
+        /* Ahead of the wall clock: wait, but wake at once for serial input so replies stay prompt. */
         double ahead = (double)(a->cycle - cycle_start) / a->frequency / opt.speed - wall_seconds();
-        if (ahead > 0.002) {
-            usleep((useconds_t)(ahead * 1e6));
+        if (ahead > 0.0002) {
+            struct pollfd pfd = {.fd = pty_master, .events = POLLIN};
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(ahead * 1e9)};
+            if (ts.tv_nsec > 999999999L) ts.tv_nsec = 999999999L;
+            if (ppoll(&pfd, 1, &ts, NULL) > 0) {
+                pump_uart_in();
+            }
         }
     }
     return when + (avr_cycle_count_t)a->frequency / (1000000 / POLL_US);

@@ -1,0 +1,213 @@
+"""The simulated turntable: the real firmware in the libsimavr harness, its UART on a pty, a plant model behind it."""
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+
+REPO = Path(__file__).resolve().parents[2]
+FIRMWARE_BUILD = REPO / "firmware_mcu" / "build"
+DEFAULT_ELF = FIRMWARE_BUILD / "swivel.elf"
+HARNESS = FIRMWARE_BUILD / "swivel-sim"
+PTY_LINK = "mcu.pty"
+
+
+@dataclass(frozen=True)
+class PlantState:
+    """One report line of the harness."""
+    sim_s: float           # simulated time since the harness started
+    angle_deg: float       # true turntable heading (world degrees)
+    motor_steps: int       # steps the driver executed
+    enabled: bool          # driver energised (EN low)
+    diag: bool             # DIAG line as the plant drives it
+    lost_steps: int        # steps eaten by obstacles
+    step_edges: int        # STEP rising edges seen (enabled or not)
+
+
+class SimTurntable:
+    """Runs firmware_mcu's harness; the motor service reaches the firmware through `<runtime_dir>/mcu.pty`.
+
+    fast_plant=True makes the harness lighter for whole-stack runs on a busy machine: the angle sensor
+    is refreshed once per simulated millisecond instead of on every step and no step log is written.
+    The firmware, its timing and the serial link are the same either way. Tests that measure step
+    timing (tests/firmware) use the default; scenario runs may use fast_plant.
+    """
+
+    def __init__(self, runtime_dir: Path, elf: Path | None = None, fast_plant: bool = False, *,
+                 step_log: bool | None = None, start_angle_deg: float = 0.0, speed: float = 1.0,
+                 isr_probe: tuple[int, int] | None = None):
+        self.runtime_dir = Path(runtime_dir)
+        self.elf = Path(elf) if elf else DEFAULT_ELF
+        self.fast_plant = fast_plant
+        self.step_log_path: Path | None = None
+        if step_log if step_log is not None else not fast_plant:
+            self.step_log_path = self.runtime_dir / "mcu-steps.log"
+        self.isr_log_path: Path | None = self.runtime_dir / "mcu-isr.log" if isr_probe else None
+        self.isr_probe = isr_probe
+        self.start_angle_deg = start_angle_deg
+        self.speed = speed
+        self.pty_link = self.runtime_dir / PTY_LINK
+        self._proc: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
+        self._replies: queue.Queue[str] = queue.Queue()
+        self._state: PlantState | None = None
+        self._state_cv = threading.Condition()
+        self._cmd_lock = threading.Lock()
+        self.pty_path: str | None = None
+        self.crashed: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self, timeout_s: float = 5.0) -> "SimTurntable":
+        for path, what in ((HARNESS, "the simavr harness"), (self.elf, "the firmware")):
+            if not path.exists():
+                raise UserError(f"{what} is not built ({path}); run `make firmware` first")
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [str(HARNESS), "--elf", str(self.elf), "--pty-link", str(self.pty_link),
+               "--speed", str(self.speed), "--angle", str(self.start_angle_deg)]
+        if self.step_log_path:
+            cmd += ["--steplog", str(self.step_log_path)]
+        if self.isr_probe and self.isr_log_path:
+            cmd += ["--isrlog", str(self.isr_log_path), "--isr", f"{self.isr_probe[0]:x}:{self.isr_probe[1]}"]
+        if self.fast_plant:
+            cmd.append("--fast-plant")
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self._reader = threading.Thread(target=self._read_stdout, name="simavr-harness", daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + timeout_s
+        with self._state_cv:
+            while self._state is None:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("the simavr harness did not start")
+                self._state_cv.wait(left)
+        return self
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.poll() is None:
+                proc.stdin.write("quit\n")
+                proc.stdin.flush()
+                proc.wait(timeout=2.0)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        try:
+            if self.pty_link.is_symlink() and os.readlink(self.pty_link) == self.pty_path:
+                self.pty_link.unlink()
+        except OSError:
+            pass
+
+    def __enter__(self) -> "SimTurntable":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    # -- harness output -----------------------------------------------------------------------------
+    def _read_stdout(self) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        for line in proc.stdout:
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "state" and len(parts) == 8:
+                st = PlantState(float(parts[1]), float(parts[2]), int(parts[3]), parts[4] == "1",
+                                parts[5] == "1", int(parts[6]), int(parts[7]))
+                with self._state_cv:
+                    self._state = st
+                    self._state_cv.notify_all()
+            elif parts[0] == "pty":
+                self.pty_path = parts[1]
+            elif parts[0] in ("ok", "error"):
+                self._replies.put(line.strip())
+            elif parts[0] == "crashed":
+                self.crashed = line.strip()
+        with self._state_cv:
+            self._state_cv.notify_all()
+
+    def _command(self, line: str, timeout_s: float = 2.0) -> str:
+        with self._cmd_lock:
+            if not self.running:
+                raise RuntimeError("the simavr harness is not running")
+            while not self._replies.empty():
+                self._replies.get_nowait()
+            self._proc.stdin.write(line + "\n")
+            self._proc.stdin.flush()
+            try:
+                reply = self._replies.get(timeout=timeout_s)
+            except queue.Empty:
+                raise RuntimeError(f"the simavr harness did not answer {line!r}") from None
+        if reply.startswith("error"):
+            raise ValueError(reply)
+        return reply
+
+    # -- the world's view ---------------------------------------------------------------------------
+    def state(self) -> PlantState:
+        with self._state_cv:
+            if self._state is None:
+                raise RuntimeError("the simavr harness has not reported yet")
+            return self._state
+
+    def angle_deg(self) -> float:
+        return self.state().angle_deg
+
+    def wait_sim_time(self, sim_s: float, timeout_s: float = 10.0) -> PlantState:
+        """Block until the harness has simulated up to sim_s."""
+        deadline = time.monotonic() + timeout_s
+        with self._state_cv:
+            while self._state is None or self._state.sim_s < sim_s:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.running:
+                    raise TimeoutError(f"simulation did not reach {sim_s:.3f} s")
+                self._state_cv.wait(left)
+            return self._state
+
+    def add_obstacle(self, world_deg: float) -> None:
+        self._command(f"obstacle {float(world_deg):.4f}")
+
+    def clear_obstacles(self) -> None:
+        self._command("clear")
+
+    def hand_push(self, delta_deg: float, duration_s: float = 0.5) -> None:
+        self._command(f"push {float(delta_deg):.4f} {float(duration_s):.4f}")
+
+    def reset_mcu(self) -> None:
+        self._command("reset")
+
+    def sync(self) -> int:
+        """Flush the step log; returns the simulated cycle count at that moment."""
+        return int(self._command("sync").split()[2])
+
+    def step_edges(self) -> list[tuple[int, int, bool]]:
+        """Every STEP rising edge so far: (cycle, direction +1/-1, driver enabled)."""
+        if self.step_log_path is None:
+            raise RuntimeError("this turntable was started without a step log")
+        self.sync()
+        edges = []
+        with open(self.step_log_path) as f:
+            for line in f:
+                c, d, e = line.split()
+                edges.append((int(c), int(d), e == "1"))
+        return edges
+
+    def summary(self) -> dict:
+        st = self._state
+        return {"angle_deg": st.angle_deg if st else None, "motor_steps": st.motor_steps if st else None,
+                "lost_steps": st.lost_steps if st else None, "sim_s": st.sim_s if st else None,
+                "crashed": self.crashed}
