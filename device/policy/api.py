@@ -1,0 +1,95 @@
+"""The motion API's request handler: checks each request against the access policy, then runs it on the policy."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Callable, Optional
+
+from ..bus.schemas import MotionReply, MotionRequest, PolicyState
+from .access import AccessControl
+from .core import CommandError, Policy
+
+ROM_STEPS = ("start", "min", "max", "done", "cancel")
+
+
+class MotionApi:
+    """`handle(request, peer_credentials) -> reply`, for RpcServer.
+
+    - `clock()` gives monotonic ns; `apply()` runs one policy tick and publishes what it produced,
+      returning the fresh state, so a reply tells the app what its request did.
+    - Every denial and every invalid request is logged through `event` and counted in `counts`.
+    """
+
+    def __init__(self, policy: Policy, access: AccessControl, clock: Callable[[], int],
+                 apply: Callable[[], PolicyState], event: Callable[..., None]):
+        self.policy = policy
+        self.access = access
+        self.clock = clock
+        self.apply = apply
+        self.event = event
+        self.counts: Counter[str] = Counter()
+
+    def handle(self, req: MotionRequest, creds) -> MotionReply:
+        problem = self.access.reload_if_changed()
+        if problem:
+            self.event("access policy not reloaded", logging.ERROR, error=problem)
+        decision = self.access.decide(creds, req.op)
+        if not decision.allowed:
+            self.counts["denied"] += 1
+            allowed = ", ".join(sorted(decision.ops)) or "nothing"
+            error = f"denied: {decision.who} may not '{req.op}' (allowed: {allowed}; see {self.access.policy.origin})"
+            self.event("motion API request denied", logging.WARNING, op=req.op, peer=decision.who,
+                       policy=self.access.policy.origin)
+            return MotionReply(ok=False, error=error[:200])
+        try:
+            self._run(req)
+        except CommandError as exc:
+            self.counts["refused"] += 1
+            self.event("motion API request refused", logging.INFO, op=req.op, peer=decision.who, error=str(exc))
+            return MotionReply(ok=False, error=str(exc)[:200], state=self.apply())
+        except _BadRequest as exc:
+            self.counts["invalid"] += 1
+            self.event("motion API request invalid", logging.WARNING, op=req.op, peer=decision.who, error=str(exc))
+            return MotionReply(ok=False, error=f"invalid request: {exc}"[:200])
+        self.counts[req.op] += 1
+        if req.op != "get_state":
+            self.event("motion API request", logging.INFO, op=req.op, peer=decision.who,
+                       angle=req.angle_deg, enabled=req.enabled, min=req.min_deg, max=req.max_deg, step=req.rom_step)
+        return MotionReply(ok=True, state=self.apply())
+
+    def _run(self, req: MotionRequest) -> None:
+        p, now = self.policy, self.clock()
+        if req.op == "get_state":
+            return
+        if req.op == "turn":
+            p.cmd_turn(_need(req.angle_deg, "turn needs angle_deg"), now)
+        elif req.op == "follow":
+            p.cmd_follow(_need(req.enabled, "follow needs enabled (true or false)"))
+        elif req.op == "pan":
+            p.cmd_pan(now)
+        elif req.op == "stop":
+            p.cmd_stop(now)
+        elif req.op == "away":
+            p.cmd_away(_need(req.enabled, "away needs enabled (true or false)"), now)
+        elif req.op == "set_rom":
+            if req.rom_step is not None:
+                if req.min_deg is not None or req.max_deg is not None:
+                    raise _BadRequest("set_rom takes either min_deg and max_deg or rom_step, not both")
+                if req.rom_step not in ROM_STEPS:
+                    raise _BadRequest(f"rom_step must be one of {', '.join(ROM_STEPS)}, not {req.rom_step!r}")
+                p.cmd_rom_step(req.rom_step, now)
+            else:
+                p.cmd_set_rom(_need(req.min_deg, "set_rom needs min_deg and max_deg, or rom_step"),
+                              _need(req.max_deg, "set_rom needs min_deg and max_deg, or rom_step"))
+
+
+class _BadRequest(Exception):
+    """A request that decodes but makes no sense (a missing argument)."""
+
+
+def _need(value: Optional[object], message: str):
+    if value is None:
+        raise _BadRequest(message)
+    if isinstance(value, float) and value != value:
+        raise _BadRequest(message.split(" needs")[0] + ": angle is not a number")
+    return value

@@ -1,0 +1,146 @@
+"""The policy service: feeds the pure Policy from the bus, the mute button and the motion API, and publishes its goals."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+import msgspec
+
+from ..bus.rpc import RpcServer
+from ..bus.schemas import PolicyState
+from ..errors import UserError
+from ..runtime.service import Service
+from . import rom_store
+from .access import AccessControl
+from .api import MotionApi
+from .core import Output, Policy, Rom
+
+
+class PolicyService(Service):
+    name = "policy"
+
+    def setup(self) -> None:
+        pc = self.cfg.policy
+        now = time.monotonic_ns()
+        self.state_path = rom_store.resolve_state_path(pc.state_file)
+        rom, notes = self._load_rom()
+        self.policy = Policy(pc, now, rom)
+        self.policy.notes = notes
+        self.access = AccessControl(Path(pc.access_file).expanduser() if pc.access_file else None, os.getuid())
+        self._setup_mute()
+        self.on("ssl", "ssl.doa", lambda m: self.policy.on_doa(m, time.monotonic_ns()))
+        self.on("vision", "vision.people", lambda m: self.policy.on_people(m, time.monotonic_ns()))
+        self.on("motor", "motor.state", lambda m: self.policy.on_motor(m, time.monotonic_ns()))
+        self.api = MotionApi(self.policy, self.access, time.monotonic_ns, self.step, self.event)
+        self.rpc = RpcServer(self.runtime_dir, self.api.handle, self.ctx)
+        self.loop.add_reader(self.rpc.sock, self.rpc.handle_ready)
+        self.loop.every(pc.tick_s, self.step)
+        self._last_state: Optional[PolicyState] = None
+        self._last_holds: list[str] = []
+        self.event("policy started", rom=rom.text(), rom_source=rom.source, state_file=str(self.state_path),
+                   access=self.access.policy.origin, follow=self.policy.follow)
+
+    # -- range of motion on disk ------------------------------------------------------------------
+    def _load_rom(self) -> tuple[Rom, list[str]]:
+        """The stored range if there is a good one; a bad or unwritable state file degrades, never crashes."""
+        pc = self.cfg.policy
+        rom, notes = Rom(pc.rom.min_deg, pc.rom.max_deg, "config"), []
+        try:
+            stored = rom_store.load(self.state_path)
+        except rom_store.RomStateError as exc:
+            notes.append(f"{exc} (using the configured range)"[:200])
+        else:
+            if stored is not None:
+                rom = Rom(stored.min_deg, stored.max_deg, "state_file")
+        problem = rom_store.check_writable(self.state_path)
+        if problem:
+            notes.append(problem[:200])
+        for note in notes:
+            self.event("range-of-motion state problem", logging.ERROR, detail=note)
+        if notes:
+            self.pub.hb_state, self.pub.hb_detail = "degraded", notes[0]
+        return rom, notes
+
+    def _store_rom(self) -> None:
+        rom = self.policy.rom
+        try:
+            rom_store.save(self.state_path, rom_store.StoredRom(min_deg=rom.min_deg, max_deg=rom.max_deg,
+                                                                 source=rom.source))
+        except OSError as exc:
+            note = f"range of motion {rom.text()} applied but not stored in {self.state_path}: {exc.strerror or exc}"
+            self.policy.notes = self.policy.notes[-7:] + [note[:200]]
+            self.pub.hb_state, self.pub.hb_detail = "degraded", note
+            self.event("range of motion not stored", logging.ERROR, detail=note)
+        else:
+            self.event("range of motion stored", rom=rom.text(), source=rom.source, path=str(self.state_path))
+
+    # -- mute button --------------------------------------------------------------------------------
+    def _setup_mute(self) -> None:
+        pc = self.cfg.policy
+        self.mute_button = None
+        self._mute_was_pressed = False
+        if pc.mute_pin is None:
+            return
+        from gpiozero import Button
+        from gpiozero.exc import GPIOZeroError
+
+        from ..hw.gpio import SimSwitches, use_pin_factory
+        use_pin_factory(self.cfg.gpio.backend)
+        try:
+            self.mute_button = Button(pc.mute_pin, pull_up=pc.mute_active_low, bounce_time=None)
+        except (GPIOZeroError, OSError) as exc:
+            raise UserError(f"mute button on GPIO{pc.mute_pin} cannot be opened: {exc}") from None
+        if self.cfg.gpio.backend == "mock":
+            # In simulation the world's `mute` truth drives this process's mock pin.
+            switches = SimSwitches({"mute": (pc.mute_pin, pc.mute_active_low)})
+            self.on("world", "sim.world", switches.apply)
+
+    def _read_mute(self) -> None:
+        if self.mute_button is None:
+            return
+        pressed = bool(self.mute_button.is_pressed)
+        if self.cfg.policy.mute_mode == "switch":
+            self.policy.set_muted(pressed)
+        elif pressed and not self._mute_was_pressed:
+            self.policy.set_muted(not self.policy.muted)
+        self._mute_was_pressed = pressed
+
+    # -- the tick -----------------------------------------------------------------------------------
+    def step(self) -> PolicyState:
+        self._read_mute()
+        out = self.policy.tick(time.monotonic_ns())
+        self._publish(out)
+        return out.state
+
+    def _publish(self, out: Output) -> None:
+        if out.rom_changed:
+            self._store_rom()
+        if out.goal is not None:
+            self.pub.publish("motor.goal", out.goal)
+            self.event("goal", seq=out.goal.seq, mode=out.goal.mode, target=out.goal.target_deg,
+                       source=out.goal.source, decision=out.state.decision, level=logging.DEBUG)
+        for alert in out.alerts:
+            self.pub.publish("policy.alert", alert)
+            self.event("away alert: person seen", logging.WARNING, bearing=alert.bearing_deg, track=alert.track_id)
+        state = out.state
+        if state.holds != self._last_holds:
+            self.event("holds", holds=state.holds, reasons=state.hold_reasons)
+            self._last_holds = list(state.holds)
+        comparable = msgspec.structs.replace(state, t_ns=0)
+        if comparable != self._last_state:
+            self._last_state = comparable
+            self.pub.publish("policy.state", state)
+
+    def teardown(self) -> None:
+        rpc = getattr(self, "rpc", None)
+        if rpc is not None:
+            rpc.close()
+        if getattr(self, "mute_button", None) is not None:
+            self.mute_button.close()
+
+
+def main(cfg) -> int:
+    return PolicyService(cfg).run()
