@@ -1,0 +1,83 @@
+"""Spatiotemporal filtering (persistence, ids through misses, fast turns) and the dynamic frame rate."""
+from device.vision.people import PersonEstimate
+from device.vision.rate import FrameRate
+from device.vision.tracker import Tracker
+
+MS = 1_000_000
+
+
+def seen_at(bearing, elevation=10.0):
+    return [(PersonEstimate(bearing, elevation, 1.5, 0.9, 0.9, "face"), (0, 0, 10, 10))]
+
+
+def test_a_detection_must_persist_before_it_is_a_person():
+    tr = Tracker(confirm_hits=3)
+    assert tr.update(0, seen_at(5.0), 0.0) == []
+    assert tr.update(66 * MS, seen_at(5.2), 0.0) == []
+    people = tr.update(133 * MS, seen_at(5.1), 0.0)
+    assert len(people) == 1 and abs(people[0].world_az_deg - 5.1) < 0.3
+
+
+def test_a_one_frame_glimpse_never_becomes_a_person():
+    tr = Tracker(confirm_hits=3, max_missed_s=0.5)
+    tr.update(0, seen_at(-20.0), 0.0)
+    for i in range(1, 20):
+        assert tr.update(i * 66 * MS, [], 0.0) == []
+    assert tr.tracks == []
+
+
+def test_tracks_keep_their_id_through_short_misses_and_lose_it_after_long_ones():
+    tr = Tracker(confirm_hits=2, max_missed_s=1.0)
+    tr.update(0, seen_at(0.0), 0.0)
+    first = tr.update(66 * MS, seen_at(0.5), 0.0)[0].track_id
+    t = 66 * MS
+    for _ in range(8):                                       # about half a second unseen
+        t += 66 * MS
+        tr.update(t, [], 0.0)
+    t += 66 * MS
+    assert tr.update(t, seen_at(0.3), 0.0)[0].track_id == first
+    t += 1500 * MS                                           # gone for 1.5 s
+    tr.update(t, [], 0.0)
+    tr.update(t + 66 * MS, seen_at(0.3), 0.0)
+    again = tr.update(t + 133 * MS, seen_at(0.3), 0.0)
+    assert again and again[0].track_id != first
+
+
+def test_turning_device_sees_the_same_person_in_the_world_frame():
+    """The device turns 20 degrees in steps; the person's bearing falls by as much; one id throughout."""
+    tr = Tracker(confirm_hits=2, fast_turn_dps=200.0)
+    ids = set()
+    for i in range(10):
+        heading = 2.0 * i
+        people = tr.update(i * 66 * MS, seen_at(15.0 - heading), heading, turn_dps=30.0)
+        ids |= {p.track_id for p in people}
+        if people:
+            assert abs(people[0].world_az_deg - 15.0) < 0.5
+    assert len(ids) == 1
+
+
+def test_fast_turns_cannot_create_people():
+    tr = Tracker(confirm_hits=2, fast_turn_dps=45.0)
+    for i in range(10):
+        assert tr.update(i * 66 * MS, seen_at(-10.0 + i), 5.0 * i, turn_dps=90.0) == []
+    assert tr.tracks == []
+
+
+def test_fast_turns_discount_confirmed_people():
+    tr = Tracker(confirm_hits=2, fast_turn_dps=45.0)
+    tr.update(0, seen_at(0.0), 0.0)
+    calm = tr.update(66 * MS, seen_at(0.0), 0.0)[0].confidence
+    fast = tr.update(133 * MS, seen_at(-6.0), 6.0, turn_dps=90.0)[0].confidence
+    assert fast < calm
+
+
+def test_frame_rate_idles_when_nobody_is_around_and_rises_with_activity():
+    rate = FrameRate(idle_fps=2.0, active_fps=15.0, wake_boost_s=8.0, linger_s=5.0)
+    s = 1_000_000_000
+    assert rate.fps(0) == 2.0
+    rate.on_wake(10 * s)
+    assert rate.fps(11 * s) == 15.0 and rate.fps(19 * s) == 2.0
+    rate.on_people(30 * s, 1)
+    assert rate.fps(34 * s) == 15.0 and rate.fps(36 * s) == 2.0
+    rate.policy_mode = "tracking"
+    assert rate.fps(100 * s) == 15.0
