@@ -60,6 +60,7 @@ static avr_irq_t *adc_irq, *diag_irq, *uart_in_irq;
 static int last_diag = -1;
 static unsigned last_mv = ~0u;
 static long step_edges;
+static avr_cycle_count_t last_rx_cycle;   /* when the last host byte entered the UART */
 static avr_cycle_count_t isr_entry;
 static char stdin_line[512];
 static size_t stdin_len;
@@ -148,6 +149,7 @@ static void pump_uart_in(void)
     size_t used = 0;
     while (used < in_len && uart_xon) {
         avr_raise_irq(uart_in_irq, in_buf[used++]);
+        last_rx_cycle = avr->cycle;
     }
     if (used) {
         memmove(in_buf, in_buf + used, in_len - used);
@@ -191,7 +193,7 @@ static void handle_command(char *line)
         if (steplog) fflush(steplog);
         if (isrlog) fflush(isrlog);
         report_state();
-        printf("ok sync %llu\n", (unsigned long long)avr->cycle);
+        printf("ok sync %llu %llu\n", (unsigned long long)avr->cycle, (unsigned long long)last_rx_cycle);
     } else if (!strcmp(cmd, "quit")) {
         quit_requested = 1;
         printf("ok quit\n");

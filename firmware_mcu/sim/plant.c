@@ -43,7 +43,8 @@ void plant_step(plant_t *p, int dir, bool enabled, double now_s)
     double next = p->table_deg + dir * p->deg_per_step;
     double at;
     if (blocked(p, p->table_deg, next, &at)) {
-        p->table_deg = at;
+        /* Rest against the obstacle on the side we came from, so moving away is free. */
+        p->table_deg = at - dir * 1e-9;
         p->lost_steps++;
         p->lost_run++;
     } else {
