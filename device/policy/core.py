@@ -334,8 +334,9 @@ class Policy:
         if abs(diff(m.heading_deg, target)) <= self.cfg.motion.arrive_tol_deg and not m.moving:
             return True
         # The motor says it finished our latest goal, wherever it ended (e.g. its own limit).
-        return (self.goal is not None and m.goal_seq == self.goal.seq and not m.moving
-                and m.t_ns > self.goal_sent_ns)
+        g = self.goal
+        return (g is not None and g.mode == "move" and abs(g.target_deg - self.rom.clamp(target)) < 0.01
+                and m.goal_seq == g.seq and not m.moving and m.t_ns > self.goal_sent_ns)
 
     def _moving_under_goal(self) -> bool:
         return self.goal is not None and self.goal.mode == "move" and not self._arrived(self.goal.target_deg)
@@ -382,6 +383,13 @@ class Policy:
                 return Intent("move", "panning", f"pan: waypoint {task.index + 1} of {len(task.waypoints)}",
                               target, task.speed_dps, task.source)
             self.task = None
+        if not self.rom.contains(h) and abs(h - self.rom.clamp(h)) > self.cfg.motion.arrive_tol_deg:
+            # Outside the range (a hand turn, a new range): back to its nearest end, unless a rule says no.
+            blocking = self._blocking(holds, api=False)
+            if blocking:
+                return self._halt(blocking)
+            return Intent("move", "turning", "returning into the range of motion", self.rom.clamp(h),
+                          self.cfg.motion.max_speed_dps, "rom")
         if self.away.enabled:
             if self.away.pan_due(now_ns) and not hard and not self.stall.active:
                 self.away.pan_started(now_ns)
@@ -402,10 +410,6 @@ class Policy:
         aim = self.fusion.aim(now_ns, h, view_ok, still)
         if aim is None:
             self.dwell.reset()
-            if not self.rom.contains(h) and not self._blocking(holds, api=False):
-                # Outside the range (a hand turn, a new range): go back to its nearest end.
-                return Intent("move", "turning", "returning into the range of motion", self.rom.clamp(h),
-                              self.cfg.motion.max_speed_dps, "follow")
             return Intent("keep", "idle", self.fusion.note if self.fusion.cue else "nobody to face")
         target = aim.world_deg
         if not self.rom.contains(target):

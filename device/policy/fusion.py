@@ -202,7 +202,10 @@ class Fusion:
                     cred = self.credibility.refute(cue.world_deg, now_ns)
                     self.note = f"nobody at {cue.world_deg:.0f} deg: sound there now weighs {cred:.2f}"
                     self.cue = None
-                return self._people_aim(now_ns)        # meanwhile: whoever we were with
+                    # A false alarm: back to whoever we were with, if they are still about.
+                    return self._people_aim(now_ns)
+                self.note = f"looking for a person at {cue.world_deg:.0f} deg"
+                return None                            # hold still while looking
             else:
                 return Aim(cue.world_deg, "sound", None, fresh_cue=True,
                            detail=f"turning towards sound at {cue.world_deg:.0f} deg")

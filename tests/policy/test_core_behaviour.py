@@ -1,0 +1,206 @@
+"""The pure policy core in simulated time: zones, fusion of sound and sight, engagement, groups, ROM, away mode."""
+from __future__ import annotations
+
+import pytest
+
+from device.policy.config import ZonesConfig
+from device.policy.core import CommandError
+from device.policy.zones import DEAD, HOLDING, MOTION, OUTSIDE, classify, edges
+
+from .conftest import Someone
+
+
+def test_zone_widths_follow_distance():
+    cfg = ZonesConfig()
+    near, far = edges(cfg, 0.8), edges(cfg, 3.5)
+    assert near.dead_deg > far.dead_deg                  # a step sideways close up is a bigger angle
+    assert near.motion_deg < far.motion_deg              # and a close person reaches the view's edge sooner
+    for e in (near, far, edges(cfg, None)):
+        assert cfg.dead_min_deg <= e.dead_deg <= cfg.dead_max_deg
+        assert e.dead_deg < e.motion_deg <= e.half_view_deg == 33.0
+        assert classify(0.5 * e.dead_deg, e) == DEAD
+        assert classify(-(e.dead_deg + e.motion_deg) / 2, e) == HOLDING
+        assert classify(e.motion_deg + 0.1, e) == MOTION
+        assert classify(40.0, e) == OUTSIDE
+
+
+def test_dead_zone_never_moves(sim):
+    s = sim()
+    s.room.people[1] = Someone(6.0)
+    s.run(8.0)
+    assert s.moves() == []
+    assert s.state.zone == "dead" and s.state.mode == "tracking"
+
+
+def test_holding_zone_waits_for_the_dwell_then_faces_the_person(sim):
+    s = sim("[policy.zones]\ndwell_s = 2.0")
+    s.room.people[1] = Someone(0.0)
+    s.run(1.0)
+    s.room.people[1].world_deg = 18.0                    # steps aside and stays there
+    s.run(1.5)
+    assert s.moves() == [] and s.state.zone == "holding"
+    assert s.run_until(lambda s: s.moves(), 1.5)
+    assert s.moves()[0].target_deg == pytest.approx(18.0, abs=0.5)
+
+
+def test_holding_zone_restarts_the_dwell_while_the_person_keeps_moving(sim):
+    s = sim("[policy.zones]\ndwell_s = 2.0")
+    s.room.people[1] = Someone(12.0)
+    for k in range(6):                                   # shifts by 5 deg every second: never settled
+        s.run(1.0)
+        s.room.people[1].world_deg = 12.0 + 5.0 * (k % 2)
+    assert s.moves() == []
+
+
+def test_motion_zone_moves_at_once(sim):
+    s = sim()
+    s.room.people[1] = Someone(0.0)
+    s.run(1.0)
+    s.room.people[1].world_deg = 28.0
+    assert s.run_until(lambda s: s.moves(), 0.3)
+    assert s.moves()[0].target_deg == pytest.approx(28.0, abs=0.5)
+    assert s.moves()[0].source == "follow"
+
+
+def test_sound_behind_turns_there_and_vision_gives_the_precise_bearing(sim):
+    s = sim()
+    s.room.people[7] = Someone(118.0, engagement=0.2)    # not facing us yet, out of view
+    s.run(1.0)
+    s.hear(110.0)                                        # sound is 8 deg off
+    s.step()
+    assert s.moves()[0].target_deg == pytest.approx(110.0, abs=0.5)
+    assert s.moves()[0].source == "sound"
+    assert s.run_until(lambda s: s.room.heading == pytest.approx(118.0, abs=1.0) and not s.room.moving, 5.0)
+    assert s.policy.fusion.target_track == 7
+
+
+def test_sound_outside_the_range_of_motion_is_ignored_and_reported(sim):
+    s = sim("[policy.rom]\nmin_deg = -90.0\nmax_deg = 90.0")
+    s.run(1.0)
+    s.hear(160.0)
+    s.step()
+    assert "outside_rom" in s.state.holds
+    s.run(2.0)
+    assert s.moves() == []
+
+
+def test_ambiguous_sound_holds_unless_vision_settles_it(sim):
+    s = sim()
+    s.run(1.0)
+    s.hear(100.0, others=(-100.0,))                      # two strong, far-apart directions
+    s.step()
+    assert "ambiguous_sound" in s.state.holds
+    assert "cannot tell" in s.state.hold_reasons[s.state.holds.index("ambiguous_sound")]
+    s.run(2.0)
+    assert s.moves() == []
+    # Same sound when a person stands at one of the two directions (in view): that one it is.
+    s2 = sim()
+    s2.room.people[3] = Someone(25.0, engagement=0.3)
+    s2.run(1.0)
+    s2.hear(25.0, others=(-150.0,))
+    s2.step()
+    assert "ambiguous_sound" not in s2.state.holds
+    assert s2.moves() and s2.moves()[0].target_deg == pytest.approx(25.0, abs=0.5)
+
+
+def test_ssl_ambiguous_flag_alone_holds(sim):
+    s = sim()
+    s.run(1.0)
+    s.hear(60.0, ambiguous=True)
+    s.step()
+    assert "ambiguous_sound" in s.state.holds
+    s.run(1.0)
+    assert s.moves() == []
+
+
+def test_sound_with_nobody_behind_it_loses_weight(sim):
+    s = sim()
+    s.room.people[1] = Someone(0.0)
+    s.run(1.0)
+    s.hear(100.0)                                        # the TV: out of view, so we look once
+    s.run(6.0)
+    # Nobody there: a false alarm, so back to the person we were with.
+    assert [g.target_deg for g in s.moves()] == [100.0, 0.0]
+    assert s.room.heading == pytest.approx(0.0, abs=1.0)
+    assert s.policy.fusion.credibility.get(100.0, s.t) < 0.3
+    s.hear(101.0)                                        # the TV again: not worth a turn now
+    s.run(3.0)
+    assert len(s.moves()) == 2
+    assert "nobody was seen there" in s.policy.fusion.note
+
+
+def test_several_engaged_people_in_view_are_framed_together(sim):
+    s = sim()
+    s.room.people[1] = Someone(14.0)
+    s.room.people[2] = Someone(31.0)
+    s.room.people[3] = Someone(-25.0, engagement=0.1)    # not facing the device: not part of the group
+    s.run(4.0)
+    assert s.moves(), s.state
+    assert s.moves()[-1].target_deg == pytest.approx((14.0 + 31.0) / 2, abs=1.0)
+    assert s.policy.fusion._last_aim.tracks == (1, 2)
+
+
+def test_engagement_picks_whoever_spoke_last(sim):
+    s = sim()
+    s.room.people[1] = Someone(-30.0)
+    s.room.people[2] = Someone(30.0)                     # 60 deg apart: they do not fit in view together
+    s.run(1.0)
+    s.hear(30.0)
+    s.run(3.0)
+    assert s.policy.fusion.target_track == 2 and s.room.heading == pytest.approx(30.0, abs=1.0)
+    s.hear(-30.0)                                        # now person 1 speaks (out of view from here)
+    s.run(4.0)
+    assert s.policy.fusion.target_track == 1 and s.room.heading == pytest.approx(-30.0, abs=1.0)
+
+
+def test_api_turn_pan_and_rom(sim):
+    s = sim("[policy.rom]\nmin_deg = -90.0\nmax_deg = 90.0")
+    s.run(1.0)
+    with pytest.raises(CommandError, match="outside the range of motion"):
+        s.policy.cmd_turn(120.0, s.t)
+    s.policy.cmd_turn(-45.0, s.t)
+    s.run(3.0)
+    assert s.room.heading == pytest.approx(-45.0, abs=1.0) and s.moves()[-1].source == "api"
+    s.policy.cmd_pan(s.t)
+    s.run(16.0)
+    targets = [g.target_deg for g in s.moves() if g.source == "pan"]
+    assert targets[:3] == [-90.0, 90.0, -45.0]
+    n = len(s.goals)
+    s.policy.cmd_set_rom(-30.0, 30.0)
+    s.run(2.0)                                           # outside the new range: back to its nearest end
+    assert s.room.heading == pytest.approx(-30.0, abs=1.0)
+    assert len(s.goals) > n and all(-30.0 <= g.target_deg <= 30.0 and g.rom_min_deg == -30.0 for g in s.goals[n:])
+
+
+def test_rom_set_by_hand(sim):
+    s = sim()
+    s.run(1.0)
+    s.policy.cmd_rom_step("start", s.t)
+    s.step()
+    assert s.goals[-1].mode == "release"                # the motor lets go so a hand can turn it
+    assert s.state.mode == "rom_setup"
+    s.room.manual = True
+    for h in list(range(0, -71, -5)) + list(range(-70, 86, 5)):
+        s.room.heading = float(h)
+        s.step()
+    s.room.manual = False
+    s.step()
+    s.policy.cmd_rom_step("done", s.t)
+    s.step()
+    assert (s.state.rom_min_deg, s.state.rom_max_deg, s.state.rom_source) == (-70.0, 85.0, "hand")
+    assert s.goals[-1].mode == "hold"
+
+
+def test_away_mode_pans_and_alerts_with_time_and_bearing_only(sim):
+    s = sim("[policy.away]\nfirst_pan_s = 1.0\nend_dwell_s = 0.5\n[policy.motion]\npan_speed_dps = 90.0")
+    s.run(0.5)
+    s.policy.cmd_away(True, s.t)
+    s.run(2.0)
+    assert s.moves() and s.moves()[0].source == "away"
+    s.room.people[9] = Someone(-140.0, engagement=0.0)   # an intruder, only seen when the pan gets there
+    assert s.run_until(lambda s: s.alerts, 8.0)
+    alert = s.alerts[0]
+    assert alert.bearing_deg == pytest.approx(-140.0, abs=0.5) and alert.track_id == 9
+    assert set(type(alert).__struct_fields__) == {"v", "t_ns", "bearing_deg", "track_id", "kind"}
+    s.run(3.0)
+    assert len(s.alerts) == 1                            # the same person does not alert again at once
