@@ -1,0 +1,295 @@
+"""Vision benchmark: precision/recall by distance, bearing error, engagement and per-stage time at 640x480."""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from device.sim.camera_render import CAMERA_HEIGHT_M, EYE_BELOW_TOP, render_frame   # noqa: E402
+from device.vision.camera_model import CameraModel, wrap_deg                          # noqa: E402
+from device.vision.detector import Detector, zoom_regions                             # noqa: E402
+from device.vision.people import estimate                                             # noqa: E402
+from device.vision.pipeline import FramePipeline                                      # noqa: E402
+from device.vision.quiet import native_stderr_silenced                                # noqa: E402
+from device.vision.tracker import Tracker                                             # noqa: E402
+from tools.bench.benchmarks_md import write_section                                   # noqa: E402
+
+W, H, HFOV = 640, 480, 66.0
+BANDS = [(0.5, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 3.5)]
+CONDITIONS = ["clean", "dim", "bright", "blur", "motion blur", "occluded"]
+PHOTOS = ["astronaut", "hopper", "cameraman", "astronaut_mirror", "hopper_mirror", "cameraman_mirror"]
+MATCH_BEARING_DEG, MATCH_ELEVATION_DEG = 4.0, 6.0
+STREAM_FRAMES = 9            # one full detector schedule (6 frames) plus the 3 hits that confirm a track
+
+
+@dataclass
+class Truth:
+    bearing: float
+    elevation: float
+    distance: float
+    photo: str
+    back: bool                # turned away: no face is visible
+
+    @property
+    def band(self):
+        return next(b for b in BANDS if b[0] <= self.distance <= b[1])
+
+    @property
+    def engaged(self) -> bool:
+        # The cameraman's own head is turned about 50 degrees (his eye is at the viewfinder).
+        return not self.back and not self.photo.startswith("cameraman")
+
+
+def make_scene(rng: np.random.Generator, band, model: CameraModel):
+    """People (SimPerson dicts), their truth, lighting and a post-processing condition."""
+    count = 2 if rng.random() < 0.3 else 1
+    people, truths, used = [], [], []
+    for _ in range(count):
+        for _try in range(20):
+            bearing = rng.uniform(-HFOV / 2 + 6, HFOV / 2 - 6)
+            if all(abs(bearing - u) > 12 for u in used):
+                break
+        used.append(bearing)
+        dist = rng.uniform(*band)
+        elevation = rng.uniform(-8.0, 16.0)
+        eye_h = CAMERA_HEIGHT_M + dist * math.tan(math.radians(elevation))
+        back = rng.random() < 0.12
+        photo = str(rng.choice(PHOTOS))
+        people.append(dict(azimuth_world_deg=bearing, distance_m=dist, height_m=eye_h / (1 - EYE_BELOW_TOP),
+                           facing_deg=180.0 if back else 0.0, photo=photo))
+        truths.append(Truth(bearing, elevation, dist, photo, back))
+    return people, truths, str(rng.choice(CONDITIONS))
+
+
+def render(people, truths, condition, heading, seed, room, model):
+    lighting = {"dim": 0.35, "bright": 1.5}.get(condition, 1.0)
+    frame = render_frame(people, heading, HFOV, W, H, lighting=lighting, seed=seed, room=room,
+                         motion_blur_px=9.0 if condition == "motion blur" else 0.0, model=model)
+    if condition == "blur":
+        frame = cv2.GaussianBlur(frame, (0, 0), 1.5)
+    if condition == "occluded":              # a raised mug hides the mouth and a cheek
+        for p, t in zip(people, truths):
+            u, v, depth = model.project(t.bearing, t.distance,
+                                        p["height_m"] * (1 - EYE_BELOW_TOP) - CAMERA_HEIGHT_M)
+            face = model.fx * 0.15 / depth
+            cv2.ellipse(frame, (int(u - 0.15 * face), int(v + 0.55 * face)),
+                        (int(0.5 * face), int(0.35 * face)), 0, 0, 360, (40, 90, 170), -1)
+    return frame
+
+
+def match(preds, truths):
+    """Greedy matching on bearing and elevation; returns [(pred, truth)], unmatched preds, unmatched truths."""
+    pairs = sorted(((abs(p.bearing_deg - t.bearing), i, j) for i, p in enumerate(preds)
+                    for j, t in enumerate(truths)
+                    if abs(p.bearing_deg - t.bearing) < MATCH_BEARING_DEG
+                    and abs(p.elevation_deg - t.elevation) < MATCH_ELEVATION_DEG))
+    used_p, used_t, matched = set(), set(), []
+    for _, i, j in pairs:
+        if i not in used_p and j not in used_t:
+            used_p.add(i)
+            used_t.add(j)
+            matched.append((preds[i], truths[j]))
+    return (matched, [p for i, p in enumerate(preds) if i not in used_p],
+            [t for j, t in enumerate(truths) if j not in used_t])
+
+
+class Tally:
+    def __init__(self):
+        self.tp = {b: 0 for b in BANDS}
+        self.fn = {b: 0 for b in BANDS}
+        self.fp = {b: 0 for b in BANDS}
+        self.fp_unbanded = 0
+        self.back_found = self.back_total = 0
+        self.bearing_err, self.dist_err, self.engagement = [], [], []
+
+    def add(self, preds, truths):
+        faces = [t for t in truths if not t.back]
+        matched, extra, missed = match(preds, truths)
+        for p, t in matched:
+            if t.back:
+                self.back_found += 1
+                continue
+            self.tp[t.band] += 1
+            self.bearing_err.append(abs(wrap_deg(p.bearing_deg - t.bearing)))
+            if p.distance_m == p.distance_m:
+                self.dist_err.append(abs(p.distance_m - t.distance) / t.distance)
+            self.engagement.append((p.engagement >= 0.5) == t.engaged)
+        for t in missed:
+            if not t.back:
+                self.fn[t.band] += 1
+        self.back_total += len(truths) - len(faces)
+        for p in extra:
+            band = next((b for b in BANDS if b[0] <= p.distance_m <= b[1]), None)
+            if band is None:
+                self.fp_unbanded += 1
+            else:
+                self.fp[band] += 1
+
+    def precision(self, bands):
+        tp = sum(self.tp[b] for b in bands)
+        fp = sum(self.fp[b] for b in bands) + (self.fp_unbanded if len(bands) > 1 else 0)
+        return tp / (tp + fp) if tp + fp else float("nan")
+
+    def recall(self, bands):
+        tp = sum(self.tp[b] for b in bands)
+        fn = sum(self.fn[b] for b in bands)
+        return tp / (tp + fn) if tp + fn else float("nan")
+
+
+def pct(x):
+    return "n/a" if x != x else f"{100 * x:.1f} %"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="a small smoke run (a few scenes per band)")
+    ap.add_argument("--scenes", type=int, default=None, help="scenes per distance band (default 60, quick 6)")
+    ap.add_argument("--seed", type=int, default=4)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = ap.parse_args(argv)
+    per_band = args.scenes or (6 if args.quick else 60)
+    empties = max(4, per_band)
+    rng = np.random.default_rng(args.seed)
+    model = CameraModel.from_hfov(W, H, HFOV)
+    with native_stderr_silenced():
+        detector = Detector()
+        render_frame([dict(azimuth_world_deg=0.0, distance_m=1.0, photo=p) for p in PHOTOS[:3]], 0.0)
+
+    scenes = []
+    for band in BANDS:
+        for _ in range(per_band):
+            scenes.append(make_scene(rng, band, model))
+    for _ in range(empties):
+        scenes.append(([], [], str(rng.choice(CONDITIONS))))
+
+    still, stream = Tally(), Tally()
+    by_condition = {c: Tally() for c in CONDITIONS}
+    stage_ms: dict[str, list[float]] = {k: [] for k in ("convert", "detect", "mesh", "pose", "track", "total")}
+    still_ms, render_ms = [], []
+    empty_fp_still = empty_fp_stream = 0
+    started = time.perf_counter()
+    for k, (people, truths, condition) in enumerate(scenes):
+        heading = float(rng.uniform(-180, 180))
+        room = k % 4
+        world_people = [dict(p, azimuth_world_deg=p["azimuth_world_deg"] + heading) for p in people]
+        # Still image, every region and the pose model (what `swivel vision detect` does).
+        frame = render(world_people, truths, condition, heading, seed=k, room=room, model=model)
+        rgb = np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        t0 = time.perf_counter()
+        preds = [estimate(o, model) for o in detector.observe(rgb, zoom_regions(W, H), with_pose=True)]
+        still_ms.append((time.perf_counter() - t0) * 1e3)
+        still.add(preds, truths)
+        empty_fp_still += len(preds) if not truths else 0
+        # Streaming: the service's per-frame pipeline and tracker over a few frames of the same scene.
+        pipeline = FramePipeline(detector, model, pose_every=8)
+        tracker = Tracker(confirm_hits=3)
+        confirmed = []
+        for f in range(STREAM_FRAMES):
+            t_r = time.perf_counter()
+            frame = render(world_people, truths, condition, heading, seed=10_000 * k + f, room=room, model=model)
+            render_ms.append((time.perf_counter() - t_r) * 1e3)
+            t_ns = f * 66_000_000
+            followed = [(t.box, t.confidence) for t in tracker.tracks if t.box is not None and t.source == "face"]
+            seen = pipeline.process(frame, followed)
+            t1 = time.perf_counter()
+            confirmed = [t for t in tracker.update(t_ns, seen, heading) if t.last_ns == t_ns]
+            track_ms = (time.perf_counter() - t1) * 1e3
+            for key, value in pipeline.timings_ms.items():
+                stage_ms[key].append(value + (track_ms if key == "total" else 0.0))
+            stage_ms["track"].append(track_ms)
+        from device.vision.people import PersonEstimate
+        preds = [PersonEstimate(wrap_deg(t.world_az_deg - heading), t.elevation_deg, t.distance_m, t.engagement,
+                                t.confidence, t.source) for t in confirmed]
+        stream.add(preds, truths)
+        by_condition[condition].add(preds, truths)
+        empty_fp_stream += len(preds) if not truths else 0
+    elapsed = time.perf_counter() - started
+    detector.close()
+
+    near3, near2 = BANDS[:3], BANDS[:2]
+    lines = []
+    cmd = "nice .venv/bin/python tools/bench/bench_vision.py" + (" --quick" if args.quick else "") + \
+        (f" --scenes {args.scenes}" if args.scenes else "") + (f" --seed {args.seed}" if args.seed != 4 else "")
+    faces = sum(1 for _, ts, _ in scenes for t in ts if not t.back)
+    backs = sum(1 for _, ts, _ in scenes for t in ts if t.back)
+    lines.append("## Vision (mediapipe 0.10.18 on real photographs composited into rendered rooms, 640x480, "
+                 "66 deg hfov)\n")
+    lines.append(f"Command: `{cmd}` ({len(scenes)} scenes: {faces} people facing the camera, {backs} turned "
+                 f"away, {empties} empty rooms; {elapsed:.0f} s).\n")
+    lines.append("Set: scikit-image's astronaut and cameraman and matplotlib's Grace Hopper (and their mirror "
+                 "images), cut out with selfie segmentation and scaled by a pinhole model at 0.5-3.5 m, bearings "
+                 "across the view, eyes between -8 and +16 deg elevation, one or two people per scene, in four "
+                 "synthetic rooms (with framed photographs of a cat, coffee and a rocket on the walls), each "
+                 "scene under one of: clean, dim (x0.35 + sensor noise), bright (x1.5), Gaussian blur (1.5 px), "
+                 "motion blur (9 px), a mug hiding the mouth and a cheek. A prediction matches a person within "
+                 f"{MATCH_BEARING_DEG:g} deg of bearing and {MATCH_ELEVATION_DEG:g} deg of elevation.\n")
+    lines.append("*still* = one frame, every detector region plus pose (`swivel vision detect`); *service* = the "
+                 f"service's per-frame pipeline and tracker over {STREAM_FRAMES} frames of the scene (a person "
+                 "must be confirmed by 3 detections).\n")
+    lines.append("| distance | still precision | still recall | service precision | service recall |")
+    lines.append("| --- | --- | --- | --- | --- |")
+    for b in BANDS:
+        lines.append(f"| {b[0]:g}-{b[1]:g} m | {pct(still.precision([b]))} | {pct(still.recall([b]))} | "
+                     f"{pct(stream.precision([b]))} | {pct(stream.recall([b]))} |")
+    lines.append(f"| **up to 3 m** | **{pct(still.precision(near3))}** | {pct(still.recall(near3))} | "
+                 f"**{pct(stream.precision(near3))}** | {pct(stream.recall(near3))} |")
+    lines.append(f"| **up to 2 m** | {pct(still.precision(near2))} | **{pct(still.recall(near2))}** | "
+                 f"{pct(stream.precision(near2))} | **{pct(stream.recall(near2))}** |")
+    lines.append("")
+    lines.append(f"False people in the {empties} empty rooms: still {empty_fp_still}, service {empty_fp_stream}. "
+                 f"Turned-away people found (pose model, no face visible): still {still.back_found}/{still.back_total}, "
+                 f"service {stream.back_found}/{stream.back_total}.\n")
+    lines.append("| quality | still | service |")
+    lines.append("| --- | --- | --- |")
+    for name, tally in (("bearing error median / p95 / max (deg)", None),):
+        st, sv = np.array(still.bearing_err), np.array(stream.bearing_err)
+        lines.append(f"| {name} | {np.median(st):.2f} / {np.percentile(st, 95):.2f} / {st.max():.2f} | "
+                     f"{np.median(sv):.2f} / {np.percentile(sv, 95):.2f} / {sv.max():.2f} |")
+    lines.append(f"| distance error median / p95 (relative) | {pct(np.median(still.dist_err))} / "
+                 f"{pct(np.percentile(still.dist_err, 95))} | {pct(np.median(stream.dist_err))} / "
+                 f"{pct(np.percentile(stream.dist_err, 95))} |")
+    lines.append(f"| engagement accuracy (engaged = engagement >= 0.5) | {pct(np.mean(still.engagement))} | "
+                 f"{pct(np.mean(stream.engagement))} |")
+    lines.append("")
+    lines.append("Service recall and precision up to 3 m by condition: " + ", ".join(
+        f"{c} {pct(t.recall(near3))} / {pct(t.precision(near3))}" for c, t in by_condition.items()) + ".\n")
+    lines.append("Time per frame at 640x480 on this machine (ms; the service's pipeline, all scenes and frames; "
+                 "pose runs on one frame in 8):\n")
+    lines.append("| stage | median | p95 |")
+    lines.append("| --- | --- | --- |")
+    labels = {"convert": "BGR to RGB (then the frame is zeroed)", "detect": "face detection (one region)",
+              "mesh": "face mesh (every face found or followed)", "pose": "pose (scheduled)",
+              "track": "tracker", "total": "**whole per-frame pipeline**"}
+    for key, label in labels.items():
+        v = np.array(stage_ms[key])
+        lines.append(f"| {label} | {np.median(v):.2f} | {np.percentile(v, 95):.2f} |")
+    sv = np.array(still_ms)
+    rv = np.array(render_ms)
+    lines.append(f"| still image, every region + pose (CLI) | {np.median(sv):.2f} | {np.percentile(sv, 95):.2f} |")
+    lines.append(f"| simulated camera render (not on the device) | {np.median(rv):.2f} | {np.percentile(rv, 95):.2f} |")
+    lines.append("")
+    total = np.median(stage_ms["total"])
+    checks = [("precision >= 95 % up to 3 m (service)", stream.precision(near3) >= 0.95),
+              ("recall >= 90 % up to 2 m (service)", stream.recall(near2) >= 0.90),
+              ("bearing error <= 2 deg (service p95)", np.percentile(stream.bearing_err, 95) <= 2.0),
+              ("whole per-frame pipeline <= 15 ms median", total <= 15.0)]
+    lines.append("Targets: " + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in checks) + ".")
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        write_section("vision", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
