@@ -48,11 +48,12 @@ class Observation:
 def zoom_regions(width: int, height: int) -> list[Region]:
     """The full frame, then three half-size tiles along the band where far faces appear.
 
-    A far person's eyes sit within about +20..-8 degrees of the horizon, so the tiles cover rows
-    h/8..5h/8; adjacent tiles overlap by half so any face narrower than w/4 lies wholly in one.
+    A far person's eyes sit within about +20..-10 degrees of the horizon, so the tiles cover rows
+    h/10..7h/10; adjacent tiles overlap by half so any face narrower than w/4 lies wholly in one.
+    The detector letterboxes its input to a square, so a 320x288 tile zooms as much as 320x240.
     """
-    tw, th = width // 2, height // 2
-    y0 = height // 8
+    tw, th = width // 2, (height * 3) // 5
+    y0 = height // 10
     tiles = [Region(f"tile{i}", x, y0, x + tw, y0 + th) for i, x in enumerate((0, width // 4, width // 2))]
     return [Region("full", 0, 0, width, height)] + tiles
 
@@ -182,8 +183,15 @@ class Detector:
         engagement = 0.5 * face_vis if facing else 0.0
         xs, ys = pts[:, 0][vis > 0.5], pts[:, 1][vis > 0.5]
         box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+        # Shoulder width varies with build and clothing (a space suit!); the eye corners do not, so
+        # they set the distance whenever the pose model sees them.
+        if facing and min(vis[g.POSE_LEFT_EYE_OUTER], vis[g.POSE_RIGHT_EYE_OUTER]) > 0.8:
+            span_px = float(np.linalg.norm(pts[g.POSE_LEFT_EYE_OUTER] - pts[g.POSE_RIGHT_EYE_OUTER]))
+            span_m = g.EYE_OUTER_SPAN_M
+        else:
+            span_px, span_m = float(np.linalg.norm(ls - rs)), g.SHOULDER_SPAN_M
         return Observation("pose", float(vis[[11, 12]].mean()), float(head[0]), float(head[1]), box,
-                           span_px=float(np.linalg.norm(ls - rs)), span_m=g.SHOULDER_SPAN_M,
+                           span_px=span_px, span_m=span_m,
                            engagement=engagement,
                            landmarks=[(float(pts[i, 0] / w), float(pts[i, 1] / h)) for i in g.POSE_PUBLISHED])
 
