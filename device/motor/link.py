@@ -51,7 +51,7 @@ class MotorLink:
     disappears, the link closes and reopens it, counting a reconnect.
     """
 
-    def __init__(self, port: str, baud: int = 115200, *, ack_timeout_s: float = 0.05, retries: int = 4,
+    def __init__(self, port: str, baud: int = 250000, *, ack_timeout_s: float = 0.05, retries: int = 4,
                  reopen_interval_s: float = 0.2, on_telemetry: Callable[[Telemetry], None] | None = None):
         self.port = port
         self.baud = baud

@@ -56,7 +56,7 @@
 #define DIAG_DEBOUNCE_MS 2u
 
 /* ---- Serial ---- */
-#define UART_BAUD 115200UL
+#define UART_BAUD 250000UL        /* exact at 16 MHz (UBRR 3, error 0 %); FT232/CH340 and the Pi UART support it */
 #define UART_RX_BUF 64u           /* power of two */
 #define UART_TX_BUF 128u          /* power of two */
 #define STEP_QUEUE_LEN 16u        /* power of two */
