@@ -48,7 +48,7 @@ for u in $UNITS; do
   rm -rf "$UNITDIR/$u.d"
 done
 rm -f "$ROOT/etc/sysusers.d/swivel.conf" "$ROOT/etc/tmpfiles.d/swivel.conf"
-rm -rf "$ROOT/opt/swivel" "$ROOT/run/swivel"
+rm -rf "$ROOT/opt/swivel" "$ROOT/run/swivel" "$ROOT/var/cache/swivel"
 if [ "$ONLINE" = 1 ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   systemctl reset-failed $UNITS 2>/dev/null || true

@@ -95,9 +95,10 @@ def test_unit_contract(service):
     env = dict(w.split("=", 1) for w in words(s["Environment"]))
     assert env["SWIVEL_RUNTIME_DIR"] == "/run/swivel"
     assert unit["Unit"]["PartOf"] == ["swivel.target"]
-    # Only the policy keeps state; nobody else gets a writable place besides the runtime dir.
+    # Writable: the runtime dir for all; state for the policy; a cache (matplotlib's) for vision. Nothing else.
     assert ("StateDirectory" in s) == (service == "policy")
-    assert "ReadWritePaths" not in s
+    assert ("CacheDirectory" in s) == (service == "vision")
+    assert not {"ReadWritePaths", "LogsDirectory", "ConfigurationDirectory"} & set(s)
 
 
 def _after(service: str) -> set[str]:
