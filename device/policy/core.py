@@ -281,10 +281,11 @@ class Policy:
         for name, v in (("min", min_deg), ("max", max_deg)):
             if not -180.0 <= v <= 180.0:
                 raise CommandError(f"range of motion {name} {v:g} is not a world azimuth in -180..180 deg")
-        if max_deg - min_deg < self.cfg.rom.min_width_deg:
+        if round(max_deg, 1) - round(min_deg, 1) < self.cfg.rom.min_width_deg:
             raise CommandError(f"range of motion {min_deg:g}..{max_deg:g} is narrower than "
                                f"{self.cfg.rom.min_width_deg:g} deg (min must come first)")
-        self.rom = Rom(min_deg, max_deg, source)
+        # Stored with 0.1 deg resolution: keep exactly what a restart will read back.
+        self.rom = Rom(round(min_deg, 1), round(max_deg, 1), source)
         self.stall.clear()                                   # a new range is a fresh start
         if isinstance(self.task, (Turn, Pan)):
             self.task = None
@@ -361,6 +362,11 @@ class Policy:
         if m.manual:
             return Intent("release", "manual_hold", "yielding to a hand turn", source="hold")
         hard = self._blocking(holds, api=True)
+        if hard and self.goal is not None and self.goal.mode == "move":
+            # Whatever it was (an app's turn, a pan, following), stop now, and do not leave a move goal
+            # standing that the motor might resume once the rule ends.
+            self.task = None
+            return Intent("stop", "hold", "hold: " + "; ".join(f"{x.name}: {x.reason}" for x in hard), source="hold")
         task = self.task
         if task == "stop":
             return Intent("stop", "idle", "stopped by the motion API", source="api")
@@ -424,7 +430,10 @@ class Policy:
                 return self._halt([Hold("outside_rom", f"target at {target:.0f} deg")], mode="idle",
                                   target=target, aim=aim)
         e = edges(self.cfg.zones, aim.distance_m)
-        zone = classify(diff(target, h), e)
+        zone = classify(diff(aim.world_deg, h), e)         # where the person is in the view
+        if target != aim.world_deg and abs(diff(target, h)) <= self.cfg.motion.arrive_tol_deg:
+            return Intent("keep", "tracking", f"{aim.detail} beyond the end of the range: facing its end",
+                          target, zone=zone, aim=aim)
         blocking = self._blocking(holds, api=False)
         if blocking:
             return self._halt(blocking, zone=zone, target=target, aim=aim)
@@ -434,7 +443,11 @@ class Policy:
         speed = self.cfg.motion.max_speed_dps
         g = self.goal
         if g is not None and g.mode == "move" and g.source in ("follow", "sound") and not self._arrived(g.target_deg):
-            keep = abs(diff(target, g.target_deg)) < self.cfg.motion.retarget_min_deg
+            # Retarget a move under way only for a real change: less than the dead zone is noise.
+            # (A sound goal confirmed by vision is a precision upgrade, not noise: take it.)
+            upgrade = g.source == "sound" and aim.source == "vision"
+            threshold = self.cfg.motion.retarget_min_deg if upgrade else max(self.cfg.motion.retarget_min_deg, e.dead_deg)
+            keep = abs(diff(target, g.target_deg)) < threshold
             return Intent("move", "turning", f"following {aim.detail}", g.target_deg if keep else target,
                           speed, source, zone, aim)
         if zone == DEAD:
@@ -463,8 +476,8 @@ class Policy:
         force, self._force_goal = self._force_goal, False
         g = self.goal
         if kind == "keep":
-            if g is None:
-                kind = "hold"
+            if g is None or g.mode == "release":
+                kind = "hold"                  # first goal, or the hand turn / ROM setup is over
             elif force or not self.rom.contains(g.target_deg):
                 kind = "move" if self._moving_under_goal() else "hold"
                 intent = Intent(kind, intent.mode, intent.decision, g.target_deg, g.max_speed_dps, g.source)
@@ -472,7 +485,7 @@ class Policy:
                 return None
         m = self.cfg.motion
         if kind == "move":
-            target = round(self.rom.clamp(intent.target), 2)
+            target = self.rom.clamp(round(intent.target, 2))
             speed = min(intent.speed or m.max_speed_dps, m.max_speed_dps)
             if g is not None and g.mode == "move" and not force and g.max_speed_dps == speed:
                 same = g.target_deg == target or (intent.source in ("follow", "sound") and
@@ -484,7 +497,7 @@ class Policy:
         else:
             if g is not None and g.mode == kind and not force:
                 return None
-            target, speed, started = round(self.rom.clamp(h), 2), m.max_speed_dps, False
+            target, speed, started = self.rom.clamp(round(h, 2)), m.max_speed_dps, False
         self.seq += 1
         if started:
             self.moves += 1

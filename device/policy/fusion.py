@@ -193,9 +193,12 @@ class Fusion:
                 if aim is not None:
                     return Aim(aim.world_deg, aim.source, aim.distance_m, aim.tracks, fresh_cue=True,
                                detail=self.note)
-            elif heading is not None and view_ok and still and \
-                    abs(diff(cue.world_deg, heading)) <= self.zones.hfov_deg / 2 - 3.0:
-                # The camera looks at where the sound came from and sees nobody: a TV, a reflection.
+            elif heading is not None and view_ok and abs(diff(cue.world_deg, heading)) <= self.zones.hfov_deg / 2 - 3.0:
+                # The camera can see where the sound came from: only a person there makes it a target.
+                if not still:
+                    cue.looked_since_ns = None
+                    self.note = f"sound at {cue.world_deg:.0f} deg in view: looking for a person there"
+                    return None                        # keep the current move; judge once still
                 if cue.looked_since_ns is None:
                     cue.looked_since_ns = now_ns
                 elif now_ns - cue.looked_since_ns >= self.cfg.confirm_timeout_s * 1e9:

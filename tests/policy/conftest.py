@@ -99,7 +99,8 @@ class Room:
         az = wrap(world_deg - self.heading)
         cands = [DoaCandidate(azimuth_deg=az, power=1.0)] + [
             DoaCandidate(azimuth_deg=wrap(o - self.heading), power=0.95) for o in others]
-        return DoaEstimate(t_ns=t_ns, start_ns=t_ns - S // 2, end_ns=t_ns, azimuth_deg=az, heading_deg=self.heading,
+        # Captured over the last 20 ms (the room's heading is the heading during that span).
+        return DoaEstimate(t_ns=t_ns, start_ns=t_ns - S // 50, end_ns=t_ns, azimuth_deg=az, heading_deg=self.heading,
                            confidence=confidence, ambiguous=ambiguous, candidates=cands)
 
 
