@@ -1,0 +1,247 @@
+"""The motor service: `motor.goal` in, MCU commands over the serial link, `motor.state` out, GPIO reset and LED."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from gpiozero import LED, OutputDevice
+
+from ..bus.schemas import MotorGoal, MotorState
+from ..hw.gpio import use_pin_factory
+from ..runtime.service import Service
+from .config import MotorConfig
+from .goals import Command, GoalFilter
+from .link import LinkError, MotorLink
+from .protocol import AckResult, Fault, Flags, Telemetry
+
+SIM_PORT = "sim"
+
+
+def resolve_port(mc: MotorConfig, runtime_dir: Path) -> str:
+    """"sim" is the simulator's pty symlink in the runtime directory; anything else is a device path."""
+    return str(Path(runtime_dir) / "mcu.pty") if mc.port == SIM_PORT else mc.port
+
+
+class CommandWorker:
+    """Sends commands to the MCU on its own thread so retransmissions never stall the service loop."""
+
+    def __init__(self, link: MotorLink, log: logging.Logger):
+        self.link = link
+        self.log = log
+        self.q: queue.Queue[Optional[Command]] = queue.Queue()
+        self.last_sent_s = 0.0
+        self.failures = 0
+        self.results: dict[str, int] = {}
+        self.failed = threading.Event()      # set when a command got no answer: the service resyncs
+        self._thread = threading.Thread(target=self._run, name="motor-commands", daemon=True)
+        self._thread.start()
+
+    def submit(self, cmd: Command) -> None:
+        self.q.put(cmd)
+
+    def idle(self) -> bool:
+        return self.q.empty()
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        self.q.put(None)
+        self._thread.join(timeout_s)
+
+    def _send(self, cmd: Command) -> AckResult | None:
+        ln = self.link
+        k, a = cmd.kind, cmd.args
+        if k == "move":
+            return ln.move(*a)
+        if k == "limits":
+            return ln.set_limits(*a)
+        if k == "ping":
+            ln.ping()
+            return None
+        return {"stop": ln.stop, "hold": ln.hold, "release": ln.release, "home": ln.home,
+                "clear_fault": ln.clear_fault}[k]()
+
+    def _run(self) -> None:
+        while True:
+            cmd = self.q.get()
+            if cmd is None:
+                return
+            try:
+                result = self._send(cmd)
+                self.last_sent_s = time.monotonic()
+                if result is not None:
+                    self.results[result.name] = self.results.get(result.name, 0) + 1
+                    if result not in (AckResult.OK, AckResult.CLAMPED):
+                        self.log.warning("MCU answered %s to %s", result.name, cmd)
+            except LinkError as exc:
+                self.failures += 1
+                self.failed.set()
+                if cmd.kind != "ping":
+                    self.log.warning("command %s failed: %s", cmd.kind, exc)
+
+
+class MotorService(Service):
+    name = "motor"
+
+    def setup(self) -> None:
+        mc: MotorConfig = self.cfg.motor
+        self.mc = mc
+        backend = self.cfg.gpio.backend if mc.gpio_backend == "auto" else mc.gpio_backend
+        use_pin_factory(backend)
+        # RESET is active low: "on" holds the MCU in reset.
+        self.reset_line = OutputDevice(mc.reset_pin, active_high=False, initial_value=False)
+        self.led = LED(mc.status_led_pin)
+        self.led_mode = ""
+        self.port = resolve_port(mc, self.runtime_dir)
+        self.goals = GoalFilter(mc)
+        self.link = MotorLink(self.port, mc.baud, ack_timeout_s=mc.ack_timeout_s, retries=mc.retries).start()
+        self.worker = CommandWorker(self.link, self.log)
+        self.telemetry: Optional[Telemetry] = None
+        self.telemetry_ns = 0
+        self.last_mcu_ms = -1
+        self.mcu_resets_seen = 0
+        self.reset_pulses = 0
+        self.last_reset_s = float("-inf")
+        self.was_connected = False
+        self.home_sent = False
+        self.stall_since_s: Optional[float] = None
+        self.on("policy", "motor.goal", self.on_goal)
+        self.watch("policy")
+        self.loop.every(1.0 / mc.state_rate_hz, self.publish_state)
+        self.loop.every(0.02, self.supervise)
+        self.event("motor link", port=self.port, baud=mc.baud)
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def on_goal(self, goal: MotorGoal) -> None:
+        age_s = (time.monotonic_ns() - goal.t_ns) / 1e9
+        if age_s > self.mc.deadman_timeout_s:
+            self.sub.dropped["stale:motor.goal"] += 1    # a goal from before a stall of the bus is no goal
+            return
+        if not self.goals.on_goal(goal, time.monotonic()):
+            self.sub.dropped["invalid:motor.goal"] += 1
+            return
+        if goal.mode == "release":
+            self.worker.submit(Command("clear_fault"))  # being put down by hand: forget learned obstacles
+
+    def _take_telemetry(self) -> None:
+        t, at = self.link.telemetry, self.link.telemetry_at
+        if t is None or t is self.telemetry:
+            return
+        if self.last_mcu_ms >= 0 and t.mcu_ms < self.last_mcu_ms:
+            self.mcu_resets_seen += 1                     # the MCU rebooted: tell it everything again
+            self.event("MCU restarted", level=logging.WARNING, uptime_ms=t.mcu_ms)
+            self.goals.resync()
+            self.home_sent = False
+        self.last_mcu_ms = t.mcu_ms
+        self.telemetry = t
+        self.telemetry_ns = time.monotonic_ns() - int((time.monotonic() - at) * 1e9)
+
+    # -- periodic work ------------------------------------------------------------------------------
+    def supervise(self) -> None:
+        now = time.monotonic()
+        self._take_telemetry()
+        connected = self.link.connected
+        if connected and not self.was_connected:
+            self.goals.resync()
+            self.home_sent = False
+        self.was_connected = connected
+        if self.worker.failed.is_set():
+            self.worker.failed.clear()
+            self.goals.resync()
+        t = self.telemetry
+        if connected and t is not None and not t.flags & Flags.HOMED and not self.home_sent:
+            self.worker.submit(Command("home"))          # the sensor is absolute: homing is just reading it
+            self.home_sent = True
+        for cmd in self.goals.due(now, self.peer_alive("policy")):
+            self.worker.submit(cmd)
+        if t is not None and t.flags & Flags.STALLED:
+            if self.stall_since_s is None:
+                self.stall_since_s = now
+            elif now - self.stall_since_s > self.mc.obstacle_memory_s:
+                self.worker.submit(Command("clear_fault"))
+                self.stall_since_s = None
+        else:
+            self.stall_since_s = None
+        if connected and self.worker.idle() and now - self.worker.last_sent_s > self.mc.keepalive_s:
+            self.worker.submit(Command("ping"))          # the MCU stops by itself after 250 ms of silence
+        if (connected and self.link.telemetry_age_s() > self.mc.telemetry_timeout_s
+                and now - self.last_reset_s > 5.0):
+            self.pulse_reset()
+        self._update_led()
+
+    def pulse_reset(self) -> None:
+        """Hold the MCU's RESET low for reset_pulse_s (on a timer thread: the loop keeps running)."""
+        self.last_reset_s = time.monotonic()
+        self.reset_pulses += 1
+        self.event("resetting the MCU", level=logging.WARNING, pulses=self.reset_pulses)
+        self.reset_line.on()
+        threading.Timer(self.mc.reset_pulse_s, self.reset_line.off).start()
+
+    def link_ok(self) -> bool:
+        return self.link.connected and self.link.telemetry_age_s() < 0.2
+
+    def fault_reason(self) -> Optional[str]:
+        t = self.telemetry
+        if not self.link_ok():
+            return "serial link to the MCU is down"
+        if t is not None and t.fault != Fault.NONE:
+            return t.fault_reason
+        if self.goals.deadman and self.goals.deadman_trips:
+            return "policy silent: stopped by the dead man's switch"
+        return None
+
+    def _update_led(self) -> None:
+        mode = "off" if not self.link_ok() else ("blink" if self.fault_reason() else "on")
+        if mode == self.led_mode:
+            return
+        self.led_mode = mode
+        if mode == "on":
+            self.led.on()
+        elif mode == "off":
+            self.led.off()
+        else:
+            self.led.blink(on_time=0.1, off_time=0.1)
+
+    def state(self) -> Optional[MotorState]:
+        t = self.telemetry
+        if t is None:
+            return None
+        f = t.flags
+        return MotorState(
+            t_ns=self.telemetry_ns, heading_deg=t.position_deg, velocity_dps=t.velocity_deg_s,
+            target_deg=t.target_deg, moving=bool(f & Flags.MOVING), stalled=bool(f & Flags.STALLED),
+            manual=bool(f & Flags.MANUAL), homed=bool(f & Flags.HOMED),
+            at_limit=bool(f & Flags.AT_LIMIT) or self.goals.clamped,
+            host_timeout=bool(f & Flags.HOST_TIMEOUT), link_ok=self.link_ok(),
+            fault=self.fault_reason(), goal_seq=self.goals.goal_seq)
+
+    def publish_state(self) -> None:
+        st = self.state()
+        if st is not None:
+            self.pub.publish("motor.state", st)
+
+    def log_stats(self) -> None:
+        super().log_stats()
+        self.event("motor stats", link=self.link.counters.as_dict(), acks=dict(self.worker.results),
+                   bad_goals=self.goals.bad_goals, deadman_trips=self.goals.deadman_trips,
+                   mcu_restarts=self.mcu_resets_seen, reset_pulses=self.reset_pulses)
+
+    def teardown(self) -> None:
+        """Park: brake to rest and keep holding; the MCU's own timeout covers us from here on."""
+        worker = getattr(self, "worker", None)
+        if worker is not None:
+            if self.link.connected:
+                worker.submit(Command("stop"))
+            worker.close()
+        link = getattr(self, "link", None)
+        if link is not None:
+            link.close()
+        for dev in (getattr(self, "led", None), getattr(self, "reset_line", None)):
+            if dev is not None:
+                dev.close()
+
+
+def main(cfg) -> int:
+    return MotorService(cfg).run()
