@@ -3,8 +3,8 @@
 The room is a 360-degree cylindrical panorama fixed to the world, so the image shifts as the turntable
 turns. Each person is a real photograph (scikit-image's astronaut, matplotlib's Grace Hopper, the
 cameraman), cut out with mediapipe's selfie segmentation, scaled with a pinhole camera model so that
-the eye-corner span is an adult's 90 mm at their distance, and turned by their facing angle (a person
-turned more than 90 degrees away shows the back of a head, never a face). Called inside the vision
+the eye-corner span is an adult's 90 mm at their distance, with the head turned in 3D by their facing
+angle (a person turned more than 90 degrees away shows the back of a head, never a face). Called inside the vision
 process only, so the pixels never exist outside it.
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from ..vision.camera_model import CameraModel, wrap_deg
-from ..vision.geometry import EYE_OUTER_SPAN_M, MESH_LEFT_EYE_OUTER, MESH_RIGHT_EYE_OUTER
+from ..vision.geometry import (EYE_OUTER_SPAN_M, MESH_LEFT_EYE_OUTER, MESH_RIGHT_EYE_OUTER, eye_span_px,
+                               head_centre)
 
 CAMERA_HEIGHT_M = 1.0          # camera above the floor: a kitchen counter plus the screen's top edge
 EYE_BELOW_TOP = 0.07           # eyes sit this fraction of body height below the top of the head
@@ -62,13 +63,14 @@ def photo_names() -> list[str]:
 
 @dataclass
 class Cutout:
-    """A person cut from a photograph: BGR, alpha 0..1, eye midpoint and eye-corner span in pixels."""
+    """A person cut from a photograph: BGR, alpha 0..1, where the head's turning axis crosses eye
+    height (the point placed at the person's position) and the eye-corner span, in pixels."""
     bgr: np.ndarray
     alpha: np.ndarray
-    eye_x: float
-    eye_y: float
+    anchor_x: float
+    anchor_y: float
     eye_span_px: float
-    key: tuple = ()             # (photo, mirror, back): what the pyramid cache is keyed on
+    key: tuple = ()             # (photo, mirror, back, head yaw): what the pyramid cache is keyed on
 
     def pyramid_level(self, scale: float) -> tuple["Cutout", float]:
         """A pre-shrunk copy for large reductions (warping alone aliases), and the scale left to apply."""
@@ -87,7 +89,7 @@ def _shrunk(key: tuple, level: int) -> Cutout:
     size = (max(1, round(base.bgr.shape[1] * f)), max(1, round(base.bgr.shape[0] * f)))
     return Cutout(cv2.resize(base.bgr, size, interpolation=cv2.INTER_AREA),
                   cv2.resize(base.alpha, size, interpolation=cv2.INTER_AREA),
-                  base.eye_x * f, base.eye_y * f, base.eye_span_px * f, key)
+                  base.anchor_x * f, base.anchor_y * f, base.eye_span_px * f, key)
 
 
 def resolve_photo(name: str) -> tuple[str, bool]:
@@ -134,9 +136,13 @@ def _analysed(base: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return bgr, alpha.astype(np.float32), pts
 
 
-@functools.lru_cache(maxsize=32)
-def cutout(base: str, mirror: bool, back: bool) -> Cutout:
-    """The person of a photograph, optionally mirrored, optionally seen from behind (no face)."""
+HEAD_YAW_STEP_DEG = 5           # turned heads are drawn (and cached) in steps of this many degrees
+
+
+@functools.lru_cache(maxsize=96)
+def cutout(base: str, mirror: bool, back: bool, head_yaw_deg: int = 0) -> Cutout:
+    """The person of a photograph, optionally mirrored, seen from behind (no face), or with the head
+    turned by head_yaw_deg (positive: the face turns towards image right, the person's left)."""
     bgr, alpha, pts = _analysed(base)
     bgr, alpha, pts = bgr.copy(), alpha.copy(), pts.copy()
     if back:
@@ -144,9 +150,64 @@ def cutout(base: str, mirror: bool, back: bool) -> Cutout:
     if mirror != back:          # a back view is the mirror image of the front's silhouette
         bgr, alpha = bgr[:, ::-1].copy(), alpha[:, ::-1].copy()
         pts[:, 0] = bgr.shape[1] - 1 - pts[:, 0]
-    eyes = (pts[MESH_RIGHT_EYE_OUTER, :2] + pts[MESH_LEFT_EYE_OUTER, :2]) / 2
-    span = float(np.linalg.norm(pts[MESH_LEFT_EYE_OUTER] - pts[MESH_RIGHT_EYE_OUTER]))
-    return Cutout(bgr, alpha, float(eyes[0]), float(eyes[1]), span, (base, mirror, back))
+    axis = head_centre(pts)
+    span = eye_span_px(pts)
+    if head_yaw_deg and not back:
+        bgr = _turn_head(bgr, pts, axis, head_yaw_deg)
+    return Cutout(bgr, alpha, float(axis[0]), float(axis[1]), span, (base, mirror, back, head_yaw_deg))
+
+
+def _turn_head(bgr: np.ndarray, pts: np.ndarray, axis: np.ndarray, yaw_deg: float) -> np.ndarray:
+    """Turn the face in 3D: rotate the mesh's 468 points about a vertical axis through the middle of
+    the head, then warp each mesh triangle of the photograph to its new place, far ones first.
+
+    The mesh's depth makes the nose swing ahead of the cheeks as a real head's does, so a landmark
+    model reads the yaw from the picture. What the face uncovers is painted with its own skin tone.
+    """
+    from scipy.spatial import Delaunay
+    tris = Delaunay(pts[:, :2]).simplices
+    cx, cz = float(axis[0]), float(axis[2])
+    t = math.radians(yaw_deg)
+    new = pts.copy()
+    new[:, 0] = cx + (pts[:, 0] - cx) * math.cos(t) - (pts[:, 2] - cz) * math.sin(t)
+    new[:, 2] = cz + (pts[:, 0] - cx) * math.sin(t) + (pts[:, 2] - cz) * math.cos(t)
+    out = bgr.copy()
+    hull = cv2.convexHull(pts[:, :2].astype(np.float32)).astype(np.int32)
+    region = np.zeros(bgr.shape[:2], np.uint8)
+    cv2.fillConvexPoly(region, hull, 255)
+    # What the turning face uncovers is the side of the head: painted in the face's own skin tone.
+    skin = np.median(bgr[region > 0], axis=0)
+    soft = cv2.GaussianBlur(region.astype(np.float32) / 255.0, (0, 0), 3.0)[..., None]
+    out = (out * (1 - soft) + skin[None, None, :] * 0.92 * soft).astype(np.uint8)
+    def signed_area(p):
+        return (p[1, 0] - p[0, 0]) * (p[2, 1] - p[0, 1]) - (p[2, 0] - p[0, 0]) * (p[1, 1] - p[0, 1])
+    for tri in sorted(tris, key=lambda tr: -new[tr, 2].mean()):      # far triangles first
+        src, dst = pts[tri, :2].astype(np.float32), new[tri, :2].astype(np.float32)
+        if signed_area(src) * signed_area(dst) <= 0:
+            continue                                                  # turned away from the camera
+        sx, sy, sw, sh = cv2.boundingRect(src)
+        dx, dy, dw, dh = cv2.boundingRect(dst)
+        if sw < 1 or sh < 1 or dw < 1 or dh < 1:
+            continue
+        patch = bgr[sy:sy + sh, sx:sx + sw]
+        m = cv2.getAffineTransform(src - np.float32([sx, sy]), dst - np.float32([dx, dy]))
+        warped = cv2.warpAffine(patch, m, (dw, dh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        mask = np.zeros((dh, dw), np.uint8)
+        cv2.fillConvexPoly(mask, np.round(dst - [dx, dy]).astype(np.int32), 1)
+        view = out[dy:dy + dh, dx:dx + dw]
+        if view.shape[:2] != mask.shape:
+            continue
+        view[mask > 0] = warped[mask > 0]
+    return out
+
+
+def _hair_colour(bgr: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Median colour of the band just above the face mesh (hair, or a cap)."""
+    face_h = float(np.ptp(pts[:, 1]))
+    top, bottom = int(max(0, pts[:, 1].min() - 0.2 * face_h)), int(pts[:, 1].min())
+    left, right = int(pts[:, 0].min()), int(pts[:, 0].max())
+    band = bgr[top:bottom, left:right].reshape(-1, 3)
+    return np.median(band, axis=0) if len(band) else np.array([40.0, 45.0, 55.0])
 
 
 def _paint_back_of_head(bgr: np.ndarray, alpha: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -159,10 +220,7 @@ def _paint_back_of_head(bgr: np.ndarray, alpha: np.ndarray, pts: np.ndarray) -> 
     head = cv2.convexHull(head.astype(np.float32)).reshape(-1, 2).astype(np.int32)
     region = np.zeros(bgr.shape[:2], np.uint8)
     cv2.fillPoly(region, [head], 255)
-    top = int(max(0, pts[:, 1].min() - 0.2 * face_h))
-    band = bgr[top:int(pts[:, 1].min()), int(hull[:, 0].min()):int(hull[:, 0].max())]
-    band_alpha = alpha[top:int(pts[:, 1].min()), int(hull[:, 0].min()):int(hull[:, 0].max())]
-    hair = np.median(band[band_alpha > 0.5], axis=0) if np.any(band_alpha > 0.5) else np.array([40, 45, 55])
+    hair = _hair_colour(bgr, pts)
     rng = np.random.default_rng(7)
     texture = rng.normal(0.0, 10.0, bgr.shape[:2]).astype(np.float32)
     texture = cv2.GaussianBlur(texture, (0, 0), sigmaX=0.6, sigmaY=4.0)          # strands run downward
@@ -284,27 +342,22 @@ def _place_person(frame: np.ndarray, model: CameraModel, person, heading_deg: fl
         return                                            # behind the camera or inside the device
     base, mirror = resolve_photo(str(_field(p, "photo", "astronaut")))
     facing = wrap_deg(float(_field(p, "facing_deg", 0.0)))
+    # Up to 90 degrees the person turns their head (the body stays square to the camera); beyond,
+    # they have turned their back.
     back = abs(facing) > 90.0
-    turn = math.radians(wrap_deg(facing - 180.0) if back else facing)
+    yaw = 0 if back else int(round(max(-85.0, min(85.0, facing)) / HEAD_YAW_STEP_DEG) * HEAD_YAW_STEP_DEG)
     eye_height = float(_field(p, "height_m", 1.6)) * (1.0 - EYE_BELOW_TOP)
     u_eye, v_eye, depth = model.project(bearing, distance, eye_height - CAMERA_HEIGHT_M)
-    full = cutout(base, mirror, back)
+    full = cutout(base, mirror, back, yaw)
     metres_per_px = EYE_OUTER_SPAN_M / full.eye_span_px
-    c, residual = full.pyramid_level(model.fx * metres_per_px / depth)
+    c, _ = full.pyramid_level(model.fx * metres_per_px / depth)
     m_per_px = metres_per_px * full.eye_span_px / c.eye_span_px
-    # The photograph is a flat board through the eyes, turned by `facing` about the vertical: a
-    # point at (X, Y) metres on the board sits at depth + X sin(turn), lateral X cos(turn).
+    # The photograph is a flat board through the eyes, square to the camera at the person's depth.
     h, w = c.bgr.shape[:2]
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = []
-    for sx, sy in src:
-        X = (sx - c.eye_x) * m_per_px
-        Y = (sy - c.eye_y) * m_per_px
-        z = depth + X * math.sin(turn)
-        if z <= 0.05:
-            return
-        dst.append((u_eye + model.fx * X * math.cos(turn) / z, v_eye + model.fy * Y / z))
-    dst = np.float32(dst)
+    k = model.fx * m_per_px / depth
+    dst = np.float32([(u_eye + k * (sx - c.anchor_x), v_eye + k * (sy - c.anchor_y) * model.fy / model.fx)
+                      for sx, sy in src])
     x0, y0 = np.floor(dst.min(axis=0)).astype(int)
     x1, y1 = np.ceil(dst.max(axis=0)).astype(int)
     fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x1, frame.shape[1]), min(y1, frame.shape[0])

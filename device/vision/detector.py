@@ -146,6 +146,10 @@ class Detector:
                           span_px=math.hypot(lex - rex, ley - rey), span_m=g.PUPIL_SPAN_M,
                           engagement=0.5)
         if not result.multi_face_landmarks:
+            # The mesh gives up on strongly turned faces; the detector's nose and eyes still tell yaw.
+            if len(keypoints) >= 3:
+                obs.yaw_deg = g.yaw_from_keypoints(keypoints[0], keypoints[1], keypoints[2])
+                obs.engagement = g.engagement_from_pose(obs.yaw_deg, 0.0)
             obs.landmarks = [(x / w, y / h) for x, y in keypoints]
             return obs
         lm = result.multi_face_landmarks[0].landmark
@@ -153,8 +157,8 @@ class Detector:
         pts[:, 0] += x0
         pts[:, 1] += y0
         yaw, pitch = g.head_pose_from_mesh(pts)
-        eyes = (pts[g.MESH_RIGHT_EYE_OUTER, :2] + pts[g.MESH_LEFT_EYE_OUTER, :2]) / 2
-        obs.head_u, obs.head_v = float(eyes[0]), float(eyes[1])
+        head = g.head_centre(pts)
+        obs.head_u, obs.head_v = float(head[0]), float(head[1])
         obs.span_px, obs.span_m = g.eye_span_px(pts), g.EYE_OUTER_SPAN_M
         obs.yaw_deg, obs.pitch_deg = yaw, pitch
         obs.engagement = g.engagement_from_pose(yaw, pitch)

@@ -54,6 +54,39 @@ def head_pose_from_mesh(points_px: np.ndarray) -> tuple[float, float]:
     return yaw, pitch - MESH_PITCH_BIAS_DEG
 
 
+# The nose tip stands about 0.55 eye-spacings in front of the eyes' plane, so turning the head by
+# yaw moves it sideways from the eyes' midpoint by 0.55 * tan(yaw) of the (foreshortened) eye spacing.
+NOSE_DEPTH_PER_EYE_SPAN = 0.55
+
+
+def yaw_from_keypoints(right_eye, left_eye, nose) -> float:
+    """Head yaw (deg, positive towards image right) from face detection's eye and nose keypoints."""
+    dx, dy = left_eye[0] - right_eye[0], left_eye[1] - right_eye[1]
+    span = math.hypot(dx, dy)
+    if span < 1e-6:
+        return 90.0
+    mid = ((left_eye[0] + right_eye[0]) / 2, (left_eye[1] + right_eye[1]) / 2)
+    offset = ((nose[0] - mid[0]) * dx + (nose[1] - mid[1]) * dy) / span     # along the eye line
+    return math.degrees(math.atan2(offset / span, NOSE_DEPTH_PER_EYE_SPAN))
+
+
+# The head turns about a vertical axis about 9 cm behind the eyes (through the neck), so a turned
+# face swings sideways; a person's position is that axis at eye height, not the eyes themselves.
+HEAD_AXIS_BEHIND_EYES_M = 0.09
+
+
+def head_centre(points_px: np.ndarray) -> np.ndarray:
+    """3D point (pixel units) on the head's turning axis at eye height, from the mesh landmarks."""
+    across = points_px[MESH_LEFT_EYE_OUTER] - points_px[MESH_RIGHT_EYE_OUTER]
+    down = points_px[MESH_CHIN] - points_px[MESH_FOREHEAD]
+    across_u = across / (np.linalg.norm(across) + 1e-9)
+    down = down - across_u * float(down @ across_u)
+    toward_camera = -np.cross(across_u, down / (np.linalg.norm(down) + 1e-9))
+    eyes = (points_px[MESH_LEFT_EYE_OUTER] + points_px[MESH_RIGHT_EYE_OUTER]) / 2
+    behind_px = HEAD_AXIS_BEHIND_EYES_M * eye_span_px(points_px) / EYE_OUTER_SPAN_M
+    return eyes - toward_camera * behind_px
+
+
 def engagement_from_pose(yaw_deg: float, pitch_deg: float) -> float:
     """0..1: how squarely a head faces the camera (1 = straight at it)."""
     q = (yaw_deg / ENGAGEMENT_SIGMA_YAW_DEG) ** 2 + (pitch_deg / ENGAGEMENT_SIGMA_PITCH_DEG) ** 2

@@ -32,8 +32,19 @@ class FramePipeline:
     def _configure(self, model: CameraModel) -> None:
         self.model = model
         full, *tiles = zoom_regions(model.width, model.height)
+        self.full, self.tiles = full, tiles
         self.schedule: list[Region] = [r for tile in tiles for r in (full, tile)]
         self._rgb = np.zeros((model.height, model.width, 3), np.uint8)
+        self._lost: list[tuple[float, float]] = []     # centres of followed faces the mesh lost
+
+    def region_for_this_frame(self) -> Region:
+        """Full frame on even frames; on odd ones the zoom tile of a face the mesh just lost, if any,
+        else the next tile in turn (a far face in blur or dim light is found again within 2 frames)."""
+        region = self.schedule[self.frame_index % len(self.schedule)]
+        if region is self.full or not self._lost:
+            return region
+        u, v = self._lost[(self.frame_index // 2) % len(self._lost)]
+        return min(self.tiles, key=lambda t: abs((t.x0 + t.x1) / 2 - u) + abs((t.y0 + t.y1) / 2 - v))
 
     def process(self, bgr: np.ndarray, followed: Iterable[tuple[tuple, float]] = (),
                 heading_change_deg: float = 0.0) -> list[tuple[PersonEstimate, tuple]]:
@@ -49,8 +60,7 @@ class FramePipeline:
         bgr.fill(0)
         rgb = self._rgb
         t1 = time.perf_counter()
-        region = self.schedule[self.frame_index % len(self.schedule)]
-        found = self.detector.find_faces(rgb, [region])
+        found = self.detector.find_faces(rgb, [self.region_for_this_frame()])
         t2 = time.perf_counter()
         boxes: list[tuple[tuple, float, Optional[list]]] = list(found)
         # The image moves right by fx * pi/180 pixels per degree the device turned left.
@@ -62,10 +72,13 @@ class FramePipeline:
             if all(_iou(moved, b[0]) < 0.2 for b in boxes):
                 boxes.append((moved, score, None))
         observations: list[Observation] = []
+        self._lost = []
         for box, score, kps in boxes:
             obs = self.detector.describe_face(rgb, box, score, kps)
             if obs is not None:
                 observations.append(obs)
+            else:
+                self._lost.append(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
         t3 = time.perf_counter()
         if self.detector.pose is not None and self.frame_index % self.pose_every == self.pose_every - 1:
             body = self.detector.find_pose(rgb)
