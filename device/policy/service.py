@@ -112,12 +112,13 @@ class PolicyService(Service):
     def step(self) -> PolicyState:
         self._read_mute()
         out = self.policy.tick(time.monotonic_ns())
+        if out.rom_changed:
+            self._store_rom()
+            out.state = msgspec.structs.replace(out.state, notes=self.policy.notes[-8:])
         self._publish(out)
         return out.state
 
     def _publish(self, out: Output) -> None:
-        if out.rom_changed:
-            self._store_rom()
         if out.goal is not None:
             self.pub.publish("motor.goal", out.goal)
             self.event("goal", seq=out.goal.seq, mode=out.goal.mode, target=out.goal.target_deg,

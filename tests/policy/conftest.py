@@ -14,8 +14,8 @@ import msgspec
 import pytest
 
 from device.bus.pubsub import Publisher, Subscriber
-from device.bus.schemas import (DoaCandidate, DoaEstimate, MotorGoal, MotorState, People, Person, PolicyAlert,
-                                PolicyState, SimWorld)
+from device.bus.schemas import (DoaCandidate, DoaEstimate, MotionReply, MotorGoal, MotorState, People, Person,
+                                PolicyAlert, PolicyState, SimWorld)
 from device.config import parse_config
 from device.policy.angles import wrap
 from device.policy.config import PolicyConfig
@@ -200,7 +200,14 @@ class Harness:
         self.room = Room()
         self.cfg_path = workdir / "swivel.toml"
         self.state_file = workdir / "state" / "rom.toml"
-        text = FAST + extra
+        text = FAST
+        if extra.startswith("[policy]\n"):
+            # Keys of the [policy] table itself go into the one [policy] table of the base config.
+            lines = extra.split("\n")[1:]
+            n = next((i for i, line in enumerate(lines) if line.startswith("[")), len(lines))
+            text = text.replace("[policy]\n", "[policy]\n" + "\n".join(lines[:n]) + "\n", 1)
+            extra = "\n".join(lines[n:])
+        text += extra
         if "state_file" not in extra:
             text = text.replace("[policy]\n", f"[policy]\nstate_file = \"{self.state_file}\"\n", 1)
         self.cfg_path.write_text(text)
@@ -298,9 +305,22 @@ class Harness:
         return {h for s in self.states for h in s.holds}
 
     def motion(self, *args: str, user: Optional[int] = None) -> subprocess.CompletedProcess:
-        """Run the real `swivel motion ...` client (as another uid when `user` is given)."""
-        return subprocess.run([sys.executable, "-m", "device", "motion", "--json", *args], cwd=REPO, env=self.env,
-                              capture_output=True, text=True, timeout=20, user=user)
+        """Run the real `swivel motion --json ...` client (as another uid when `user` is given), while this
+        process keeps playing motor and vision so the policy's inputs never go quiet meanwhile."""
+        cmd = [sys.executable, "-m", "device", "motion", "--json", *args]
+        proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, user=user)
+        end = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < end:
+            self.step()
+        out, err = proc.communicate(timeout=5)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+    def call(self, **request) -> "MotionReply":
+        """One motion API request from this process (same uid as the service)."""
+        from device.bus.rpc import RpcClient
+        from device.bus.schemas import MotionRequest
+        return RpcClient(self.runtime_dir).call(MotionRequest(**request))
 
 
 @pytest.fixture
