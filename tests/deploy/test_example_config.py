@@ -18,9 +18,28 @@ def test_example_loads_with_real_backends():
     assert cfg.ssl.backend == "pyaudio"
     assert cfg.vision.camera_backend == "opencv"
     assert cfg.bus.runtime_dir == ""            # the units' SWIVEL_RUNTIME_DIR=/run/swivel decides
-    # Pins named in INSTALL.md's wiring table are the ones the example sets.
+    assert cfg.motor.port == "/dev/serial0"
+
+
+def _pins(cfg) -> dict[str, int]:
+    pins = {"vision.shutter_pin": cfg.vision.shutter_pin, "policy.mute_pin": cfg.policy.mute_pin,
+            "motor.reset_pin": cfg.motor.reset_pin, "motor.status_led_pin": cfg.motor.status_led_pin}
+    pins.update({f"ssl.light_bar_pins[{i}]": p for i, p in enumerate(cfg.ssl.light_bar_pins)})
+    return pins
+
+
+def test_example_pins_are_distinct_and_wired():
+    """One Pi pin, one job: no two services claim the same GPIO, none takes the UART's GPIO14/15, and
+    INSTALL.md's wiring table names each one with its config key."""
+    pins = _pins(load_config(EXAMPLE))
+    seen: dict[int, str] = {}
+    for key, pin in pins.items():
+        assert pin not in seen, f"{key} and {seen.get(pin)} both use GPIO{pin}"
+        seen[pin] = key
+    assert not {14, 15} & set(seen)
     wiring = (SYSTEMD_DIR / "INSTALL.md").read_text()
-    for pin in [cfg.vision.shutter_pin, cfg.policy.mute_pin, *cfg.ssl.light_bar_pins]:
-        assert f"GPIO{pin}" in wiring, pin
+    for key, pin in pins.items():
+        assert f"GPIO{pin} " in wiring or f"GPIO{pin}," in wiring, (key, pin)
+        assert f"`{key.split('[')[0]}`" in wiring, key
 
 
