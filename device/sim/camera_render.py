@@ -145,13 +145,14 @@ def cutout(base: str, mirror: bool, back: bool, head_yaw_deg: int = 0) -> Cutout
     turned by head_yaw_deg (positive: the face turns towards image right, the person's left)."""
     bgr, alpha, pts = _analysed(base)
     bgr, alpha, pts = bgr.copy(), alpha.copy(), pts.copy()
+    # Before any mirroring: the mesh's left/right landmark labels only make sense on the original.
+    axis, span = head_centre(pts), eye_span_px(pts)
     if back:
         bgr = _paint_back_of_head(bgr, alpha, pts)
     if mirror != back:          # a back view is the mirror image of the front's silhouette
         bgr, alpha = bgr[:, ::-1].copy(), alpha[:, ::-1].copy()
         pts[:, 0] = bgr.shape[1] - 1 - pts[:, 0]
-    axis = head_centre(pts)
-    span = eye_span_px(pts)
+        axis[0] = bgr.shape[1] - 1 - axis[0]
     if head_yaw_deg and not back:
         bgr = _turn_head(bgr, pts, axis, head_yaw_deg)
     return Cutout(bgr, alpha, float(axis[0]), float(axis[1]), span, (base, mirror, back, head_yaw_deg))
