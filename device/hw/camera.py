@@ -92,7 +92,7 @@ class SimCamera(CameraInput):
         self._frames = 0
 
     def read(self) -> tuple[int, np.ndarray]:
-        from ..sim.camera_render import render_frame
+        from ..sim.camera_render import PhotoError, render_frame
         from ..vision.camera_model import wrap_deg
         world = self.world()
         if world is None:
@@ -106,7 +106,10 @@ class SimCamera(CameraInput):
             dps = wrap_deg(world.heading_deg - self._last_heading[1]) / ((world.t_ns - self._last_heading[0]) / 1e9)
             blur_px = abs(dps) * self.EXPOSURE_S * self.model.fx * math.pi / 180.0
         self._last_heading = (world.t_ns, world.heading_deg)
-        frame = render_frame(world.people, world.heading_deg, width=self.width, height=self.height,
-                             lighting=world.lighting, seed=self._frames, motion_blur_px=blur_px,
-                             model=self.model)
+        try:
+            frame = render_frame(world.people, world.heading_deg, width=self.width, height=self.height,
+                                 lighting=world.lighting, seed=self._frames, motion_blur_px=blur_px,
+                                 model=self.model)
+        except PhotoError as exc:              # a scenario naming a photograph that does not exist
+            raise CameraUnavailable(f"simulated camera cannot draw the world: {exc}") from None
         return t_ns, frame

@@ -54,3 +54,10 @@ def test_sim_camera_image_shifts_as_the_device_turns():
     errors = [np.abs(a[: 640 - k] - b[k:]).mean() for k in shifts]
     best = shifts[int(np.argmin(errors))]
     assert 80 <= best <= 95                # 10 degrees is 87 px at the centre of a 66-degree view
+
+
+def test_sim_camera_reports_an_unknown_photograph_as_unavailable():
+    world = s.SimWorld(t_ns=1, heading_deg=0.0,
+                       people=[s.SimPerson(id=1, azimuth_world_deg=0.0, distance_m=1.0, photo="mona_lisa")])
+    with pytest.raises(CameraUnavailable, match="unknown photo 'mona_lisa'; known: astronaut"):
+        SimCamera(lambda: world, 320, 240).read()
