@@ -19,21 +19,28 @@ class Pan:
     source: str
     index: int = 0
     arrived_ns: Optional[int] = None
+    leg_deadline_ns: Optional[int] = None   # a waypoint the motor cannot reach (its own limit) is given up
 
     @property
     def target(self) -> Optional[float]:
         return self.waypoints[self.index] if self.index < len(self.waypoints) else None
 
-    def advance(self, at_target: bool, now_ns: int) -> Optional[float]:
+    def advance(self, at_target: bool, now_ns: int, heading: float) -> Optional[float]:
         """Move on to the next waypoint once this one is reached and looked at; None when done."""
         if self.target is None:
             return None
+        if self.leg_deadline_ns is None:
+            travel_s = abs(self.target - heading) / self.speed_dps
+            self.leg_deadline_ns = now_ns + int((2 * travel_s + 5.0) * 1e9)
+        if now_ns > self.leg_deadline_ns:
+            at_target = True
         if at_target:
             if self.arrived_ns is None:
                 self.arrived_ns = now_ns
             if now_ns - self.arrived_ns >= self.dwell_s * 1e9:
                 self.index += 1
                 self.arrived_ns = None
+                self.leg_deadline_ns = None
         return self.target
 
 

@@ -79,6 +79,8 @@ class FusionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     group_margin_deg: NonNegative = 8.0  # keep engaged groups this far inside the view's edges
     people_stale_s: Positive = 1.0       # a People message older than this is not used for targets
     lost_hold_s: Positive = 2.0          # a target person out of sight is kept this long
+    turn_on_vad: bool = False            # speech without a wake word may turn the device too (else it only
+                                         # marks who spoke, for engagement)
 
 
 class RulesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

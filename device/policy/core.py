@@ -164,8 +164,9 @@ class Policy:
         # Convert with the heading during the utterance, not now: the device may be turning.
         t = (msg.start_ns + msg.end_ns) // 2 if 0 < msg.start_ns <= msg.end_ns else msg.t_ns
         heading = self._heading_at(t, msg.heading_deg)
-        if heading is None or self.away.enabled or not self.follow or self.rom_setup is not None:
-            return
+        if (heading is None or self.away.enabled or not self.follow or self.rom_setup is not None
+                or self.muted or now_ns < self.api_quiet_until_ns):
+            return                              # nobody asked us to listen now
         world = to_world(msg.azimuth_deg, heading)
         candidates = [(to_world(c.azimuth_deg, heading), c.power) for c in msg.candidates]
         verdict = self.fusion.add_sound(world, msg.confidence, t, now_ns, candidates, msg.ambiguous,
@@ -369,6 +370,9 @@ class Policy:
             return Intent("stop", "hold", "hold: " + "; ".join(f"{x.name}: {x.reason}" for x in hard), source="hold")
         task = self.task
         if task == "stop":
+            if self.goal is not None and self.goal.mode == "stop" and not m.moving:
+                self.task = None               # stopped; the app's quiet time then runs its course
+                return Intent("keep", "idle", "stopped by the motion API", source="api")
             return Intent("stop", "idle", "stopped by the motion API", source="api")
         if isinstance(task, Turn):
             if hard or self.stall.blocks(task.target, h):
@@ -384,7 +388,7 @@ class Policy:
             if hard or (target is not None and self.stall.blocks(target, h)):
                 self.task = None
                 return self._halt(hard or [Hold("stall", self.stall.describe())])
-            target = task.advance(target is not None and self._arrived(target), now_ns)
+            target = task.advance(target is not None and self._arrived(target), now_ns, h)
             if target is not None:
                 return Intent("move", "panning", f"pan: waypoint {task.index + 1} of {len(task.waypoints)}",
                               target, task.speed_dps, task.source)

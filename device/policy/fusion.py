@@ -191,7 +191,7 @@ class Fusion:
                 self.note = f"sound at {cue.world_deg:.0f} deg confirmed by person {person.track_id}"
                 aim = self._people_aim(now_ns)
                 if aim is not None:
-                    return Aim(aim.world_deg, aim.source, aim.distance_m, aim.tracks, fresh_cue=True,
+                    return Aim(aim.world_deg, aim.source, aim.distance_m, aim.tracks, fresh_cue=self._asks(cue),
                                detail=self.note)
             elif heading is not None and view_ok and abs(diff(cue.world_deg, heading)) <= self.zones.hfov_deg / 2 - 3.0:
                 # The camera can see where the sound came from: only a person there makes it a target.
@@ -209,10 +209,18 @@ class Fusion:
                     return self._people_aim(now_ns)
                 self.note = f"looking for a person at {cue.world_deg:.0f} deg"
                 return None                            # hold still while looking
+            elif not self._asks(cue):
+                # Plain talk (no wake word) from out of view: it tells us who speaks, not where to turn.
+                self.note = f"voice at {cue.world_deg:.0f} deg out of view: no wake word, not turning"
+                self.cue = None
             else:
                 return Aim(cue.world_deg, "sound", None, fresh_cue=True,
                            detail=f"turning towards sound at {cue.world_deg:.0f} deg")
         return self._people_aim(now_ns)
+
+    def _asks(self, cue: SoundCue) -> bool:
+        """Does this sound ask for the screen (a wake word), or is it just someone talking?"""
+        return cue.trigger != "vad" or self.cfg.turn_on_vad
 
     def _pick_primary(self, people: list[WorldPerson]) -> Optional[WorldPerson]:
         engaged = [p for p in people if p.engagement >= self.cfg.engaged_threshold]

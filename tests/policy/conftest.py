@@ -53,6 +53,8 @@ class Room:
     moving: bool = False
     velocity: float = 0.0
     obstacle_at: Optional[float] = None   # the turntable stalls when it reaches this heading going up
+    limit_at: Optional[float] = None      # the motor's own limit: it stops there going up, without a stall
+    report_seq: bool = True               # whether motor.state echoes the goal sequence number
 
     def advance(self, dt: float) -> None:
         g = self.goal
@@ -67,13 +69,16 @@ class Room:
         if self.obstacle_at is not None and self.heading < self.obstacle_at <= new:
             self.heading, self.stalled = self.obstacle_at, True
             return
+        if self.limit_at is not None and new > self.limit_at:
+            self.heading = self.limit_at
+            return
         self.heading = new
         self.moving, self.velocity = True, (g.max_speed_dps if err > 0 else -g.max_speed_dps)
 
     def motor_state(self, t_ns: int) -> MotorState:
         return MotorState(t_ns=t_ns, heading_deg=round(self.heading, 3), velocity_dps=self.velocity,
                           moving=self.moving, stalled=self.stalled, manual=self.manual, fault=self.fault,
-                          goal_seq=self.goal.seq if self.goal else -1)
+                          goal_seq=self.goal.seq if self.goal and self.report_seq else -1)
 
     def visible(self) -> dict[int, float]:
         """Device-frame bearing of everyone inside the camera's view."""
@@ -94,14 +99,14 @@ class Room:
             for pid, b in sorted(self.visible().items())])
 
     def doa(self, t_ns: int, world_deg: float, confidence: float = 0.9, ambiguous: bool = False,
-            others: tuple[float, ...] = ()) -> DoaEstimate:
+            others: tuple[float, ...] = (), trigger: str = "wake") -> DoaEstimate:
         """A sound estimate from world azimuth `world_deg` (and rival candidates), in the device frame."""
         az = wrap(world_deg - self.heading)
         cands = [DoaCandidate(azimuth_deg=az, power=1.0)] + [
             DoaCandidate(azimuth_deg=wrap(o - self.heading), power=0.95) for o in others]
         # Captured over the last 20 ms (the room's heading is the heading during that span).
         return DoaEstimate(t_ns=t_ns, start_ns=t_ns - S // 50, end_ns=t_ns, azimuth_deg=az, heading_deg=self.heading,
-                           confidence=confidence, ambiguous=ambiguous, candidates=cands)
+                           confidence=confidence, ambiguous=ambiguous, candidates=cands, trigger=trigger)
 
 
 def config(text: str = "") -> PolicyConfig:

@@ -204,3 +204,48 @@ def test_away_mode_pans_and_alerts_with_time_and_bearing_only(sim):
     assert set(type(alert).__struct_fields__) == {"v", "t_ns", "bearing_deg", "track_id", "kind"}
     s.run(3.0)
     assert len(s.alerts) == 1                            # the same person does not alert again at once
+
+
+def test_speech_without_wake_word_marks_the_speaker_but_does_not_turn_away(sim):
+    s = sim()
+    s.room.people[1] = Someone(-25.0)
+    s.room.people[2] = Someone(25.0)                     # 50 deg apart: too far apart to frame together
+    s.room.people[3] = Someone(150.0)                    # someone chatting behind the device
+    s.run(1.0)
+    s.hear(150.0, trigger="vad")
+    s.run(2.0)
+    assert all(g.target_deg != 150.0 for g in s.moves())
+    assert "no wake word" in s.policy.fusion.note
+    s.hear(25.0, trigger="vad")                          # person 2 talks: now they spoke last
+    s.run(4.0)
+    assert s.policy.fusion.target_track == 2
+
+
+def test_api_stop_then_autonomy_resumes_after_the_respect_time(sim):
+    s = sim("[policy.rules]\napi_respect_s = 2.0")
+    s.run(0.5)
+    s.hear(120.0)
+    s.run(0.4)
+    assert s.room.moving
+    s.policy.cmd_stop(s.t)
+    s.run(0.2)
+    assert s.goals[-1].mode == "stop" and not s.room.moving
+    stopped_at = s.room.heading
+    s.room.people[1] = Someone(stopped_at + 28.0)        # someone at the edge: ignored while the app's stop holds
+    s.run(1.0)
+    assert s.room.heading == stopped_at and s.state.decision == "keeping the direction an app chose"
+    assert s.run_until(lambda s: s.goals[-1].mode == "move", 2.0)
+    assert s.goals[-1].source == "follow"
+
+
+def test_pan_gives_up_a_waypoint_the_motor_cannot_reach(sim):
+    s = sim("[policy.rom]\nmin_deg = -60.0\nmax_deg = 60.0\n[policy.motion]\npan_speed_dps = 60.0")
+    s.room.limit_at, s.room.report_seq = 30.0, False     # stops short of the far end and never says so
+    s.run(0.5)
+    s.policy.cmd_pan(s.t)
+    s.run(4.0)
+    assert s.policy.task is not None and s.room.heading == 30.0
+    s.run(10.0)
+    assert s.policy.task is None                         # the pan finished instead of waiting forever
+    assert [g.target_deg for g in s.moves()] == [-60.0, 60.0, 0.0]
+    assert s.room.heading == 0.0
