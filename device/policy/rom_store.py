@@ -47,8 +47,8 @@ def load(path: Path) -> Optional[StoredRom]:
     """The stored range, None when nothing was stored yet. Raises RomStateError for a bad file."""
     try:
         text = path.read_text()
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None                      # nothing stored (check_writable says if it never can be)
     except OSError as exc:
         raise RomStateError(f"range-of-motion state {path} cannot be read: {exc.strerror}") from None
     try:
@@ -69,13 +69,16 @@ def load(path: Path) -> Optional[StoredRom]:
 
 def check_writable(path: Path) -> Optional[str]:
     """None when the state file can be written, else a one-line explanation (the service keeps running)."""
+    hint = "(set policy.state_file, or STATE_DIRECTORY)"
+    blocking = next((p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        return f"range of motion cannot be stored in {path.parent}: {blocking} is not a directory {hint}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".rom-probe-"):
             pass
     except OSError as exc:
-        return (f"range of motion cannot be stored in {path.parent}: {exc.strerror or exc} "
-                f"(set policy.state_file, or STATE_DIRECTORY)")
+        return f"range of motion cannot be stored in {path.parent}: {exc.strerror or exc} {hint}"
     return None
 
 

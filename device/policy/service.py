@@ -60,8 +60,7 @@ class PolicyService(Service):
             notes.append(problem[:200])
         for note in notes:
             self.event("range-of-motion state problem", logging.ERROR, detail=note)
-        if notes:
-            self.pub.hb_state, self.pub.hb_detail = "degraded", notes[0]
+        self._degraded = notes[0] if notes else ""
         return rom, notes
 
     def _store_rom(self) -> None:
@@ -72,7 +71,7 @@ class PolicyService(Service):
         except OSError as exc:
             note = f"range of motion {rom.text()} applied but not stored in {self.state_path}: {exc.strerror or exc}"
             self.policy.notes = self.policy.notes[-7:] + [note[:200]]
-            self.pub.hb_state, self.pub.hb_detail = "degraded", note
+            self._degraded = note
             self.event("range of motion not stored", logging.ERROR, detail=note)
         else:
             self.event("range of motion stored", rom=rom.text(), source=rom.source, path=str(self.state_path))
@@ -110,6 +109,9 @@ class PolicyService(Service):
 
     # -- the tick -----------------------------------------------------------------------------------
     def step(self) -> PolicyState:
+        if self._degraded and self.pub.hb_state == "running":
+            # Running, but something the user should fix (the heartbeat tells `swivel run` and the logs).
+            self.pub.hb_state, self.pub.hb_detail = "degraded", self._degraded
         self._read_mute()
         out = self.policy.tick(time.monotonic_ns())
         if out.rom_changed:

@@ -226,6 +226,7 @@ class Harness:
         self.states: list[PolicyState] = []
         self.alerts: list[PolicyAlert] = []
         self.vision_alive = True
+        self.heartbeat = None                            # the policy's latest heartbeat
         self.proc: Optional[subprocess.Popen] = None
         self.log_path = workdir / "policy.log"
 
@@ -287,6 +288,8 @@ class Harness:
                 self.states.append(msg)
             elif topic == "policy.alert":
                 self.alerts.append(msg)
+            elif topic == "hb" and msg.service == "policy":
+                self.heartbeat = msg
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"policy exited with {self.proc.returncode}:\n{self.logs()}")
 

@@ -193,3 +193,17 @@ def test_away_mode_pans_and_alerts(harness):
     assert alert.bearing_deg == pytest.approx(-100.0, abs=1.0) and alert.track_id == 9 and alert.kind == "person"
     assert 0 < alert.t_ns <= time.monotonic_ns()
     assert any(g.source == "away" for g in h.moves()) and h.state.away
+
+
+def test_mute_button_in_toggle_mode(harness):
+    h = harness('[policy]\nmute_mode = "toggle"\n')
+    h.room.mute = True                                   # press ...
+    h.run(0.3)
+    h.room.mute = False                                  # ... and release: muted until the next press
+    assert _holds_now(h, "mute")
+    h.run(0.5)
+    assert h.state.muted
+    h.room.mute = True
+    h.run(0.3)
+    h.room.mute = False
+    assert h.run_until(lambda h: not h.state.muted and "mute" not in h.state.holds, 2.0)
