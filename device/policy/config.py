@@ -66,7 +66,7 @@ class ZonesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class FusionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """How sound and sight become one target."""
     min_confidence: Fraction = 0.3       # weaker sound estimates are ignored
-    ambiguity_ratio: Fraction = 0.7      # a second candidate this strong ...
+    ambiguity_ratio: Fraction = 0.8      # a second candidate this strong ...
     ambiguity_sep_deg: Positive = 45.0   # ... and this far from the first makes the sound ambiguous
     confirm_gate_deg: Positive = 12.0    # a person this close to a sound's direction confirms it
     confirm_timeout_s: Positive = 1.5    # looking at a sound's direction this long with nobody there refutes it

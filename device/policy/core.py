@@ -19,6 +19,11 @@ from .zones import DEAD, HOLDING, Dwell, classify, edges
 OPS_NEED_HEADING = ("turn", "pan")
 
 
+def shutter_closed(people: People) -> bool:
+    """Vision says it is blind because of the shutter (reason "shutter" or "shutter closed")."""
+    return people.blind and people.blind_reason.split(" ", 1)[0] == "shutter"
+
+
 class CommandError(Exception):
     """A motion command that cannot be carried out now; the message says why (sent back to the app)."""
 
@@ -191,7 +196,7 @@ class Policy:
             out.append(Hold("vision_unavailable", "no word from vision yet: shutter state unknown"))
         elif now_ns - self.people_recv_ns > r.vision_timeout_s * 1e9:
             out.append(Hold("vision_unavailable", f"vision silent over {r.vision_timeout_s:g} s: shutter state unknown"))
-        elif pm.blind and pm.blind_reason == "shutter":
+        elif shutter_closed(pm):
             out.append(Hold("shutter_closed", "camera shutter closed"))
         elif pm.blind:
             out.append(Hold("vision_unavailable", f"camera blind: {pm.blind_reason or 'no reason given'}"))
@@ -530,7 +535,7 @@ class Policy:
             reason="; ".join(f"{h.name}: {h.reason}" for h in holds)[:200] if holds else intent.decision[:200],
             holds=[h.name for h in holds][:16], hold_reasons=[h.reason[:200] for h in holds][:16],
             rom_min_deg=self.rom.min_deg, rom_max_deg=self.rom.max_deg, follow=self.follow,
-            shutter_closed=bool(pm is not None and pm.blind and pm.blind_reason == "shutter"),
+            shutter_closed=pm is not None and shutter_closed(pm),
             muted=self.muted, away=self.away.enabled,
             heading_deg=None if self.heading is None else round(self.heading, 1),
             goal_seq=self.goal.seq if self.goal else -1, moves=self.moves, rom_source=self.rom.source,

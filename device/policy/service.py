@@ -19,6 +19,9 @@ from .api import MotionApi
 from .core import Output, Policy, Rom
 
 
+GOAL_REFRESH_NS = 100_000_000       # motor.goal's period in the topic registry
+
+
 class PolicyService(Service):
     name = "policy"
 
@@ -39,6 +42,7 @@ class PolicyService(Service):
         self.loop.add_reader(self.rpc.sock, self.rpc.handle_ready)
         self.loop.every(pc.tick_s, self.step)
         self._last_state: Optional[PolicyState] = None
+        self._goal_sent_ns = 0
         self._last_holds: list[str] = []
         self.event("policy started", rom=rom.text(), rom_source=rom.source, state_file=str(self.state_path),
                    access=self.access.policy.origin, follow=self.policy.follow)
@@ -121,10 +125,17 @@ class PolicyService(Service):
         return out.state
 
     def _publish(self, out: Output) -> None:
+        now = time.monotonic_ns()
         if out.goal is not None:
             self.pub.publish("motor.goal", out.goal)
+            self._goal_sent_ns = now
             self.event("goal", seq=out.goal.seq, mode=out.goal.mode, target=out.goal.target_deg,
                        source=out.goal.source, decision=out.state.decision, level=logging.DEBUG)
+        elif self.policy.goal is not None and now - self._goal_sent_ns >= GOAL_REFRESH_NS:
+            # The same goal (same seq), re-stamped: the motor treats a goal older than its dead man's
+            # timeout as no goal, so a plain republication of the old message would not keep it armed.
+            self.pub.publish("motor.goal", msgspec.structs.replace(self.policy.goal, t_ns=now))
+            self._goal_sent_ns = now
         for alert in out.alerts:
             self.pub.publish("policy.alert", alert)
             self.event("away alert: person seen", logging.WARNING, bearing=alert.bearing_deg, track=alert.track_id)

@@ -92,7 +92,7 @@ class Room:
     def people_msg(self, t_ns: int, noise: Callable[[], float] = lambda: 0.0) -> People:
         if self.shutter_closed or self.camera_blind:
             return People(t_ns=t_ns, heading_deg=self.heading, blind=True,
-                          blind_reason="shutter" if self.shutter_closed else self.camera_blind)
+                          blind_reason="shutter closed" if self.shutter_closed else self.camera_blind)
         return People(t_ns=t_ns, heading_deg=self.heading, fps=10.0, people=[
             Person(track_id=pid, bearing_deg=b + noise(), elevation_deg=0.0, distance_m=self.people[pid].distance_m,
                    engagement=self.people[pid].engagement, confidence=self.people[pid].confidence)

@@ -172,3 +172,14 @@ def test_goals_carry_sequence_numbers_and_calm_limits(sim):
     assert seqs == sorted(set(seqs)) and len(seqs) >= 2
     for g in s.goals:
         assert g.max_speed_dps <= 90.0 and g.max_accel_dps2 <= 180.0     # calm: half the hardware's limits
+
+
+@pytest.mark.parametrize("reason", ["shutter", "shutter closed"])
+def test_both_spellings_of_the_shutter_reason_hold(sim, reason):
+    from device.bus.schemas import People
+    s = sim()
+    s.run(0.5)
+    s.vision_alive = False
+    s.policy.on_people(People(t_ns=s.t, blind=True, blind_reason=reason), s.t)
+    s.step()
+    assert s.state.holds[0] == "shutter_closed" and s.state.shutter_closed

@@ -207,3 +207,20 @@ def test_mute_button_in_toggle_mode(harness):
     h.run(0.3)
     h.room.mute = False
     assert h.run_until(lambda h: not h.state.muted and "mute" not in h.state.holds, 2.0)
+
+
+def test_goal_is_restamped_while_it_stands(harness):
+    """motor.goal keeps arriving fresh (same seq, new time) so the motor's dead man's switch stays armed."""
+    h = harness()
+    seen = []
+    h.sub.subscribe("policy", "motor.goal")
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        h.room.advance(0.02)
+        h.pubs["motor"].publish("motor.state", h.room.motor_state(time.monotonic_ns()))
+        h.pubs["vision"].publish("vision.people", h.room.people_msg(time.monotonic_ns()))
+        for topic, msg in h.sub.poll(20):
+            if topic == "motor.goal":
+                seen.append((msg.seq, msg.t_ns, time.monotonic_ns()))
+    assert len(seen) >= 7 and len({seq for seq, _, _ in seen}) == 1
+    assert max(now - t for _, t, now in seen) < 300_000_000     # never older than a few periods
