@@ -154,7 +154,10 @@ class MotorService(Service):
         if connected and t is not None and not t.flags & Flags.HOMED and not self.home_sent:
             self.worker.submit(Command("home"))          # the sensor is absolute: homing is just reading it
             self.home_sent = True
-        for cmd in self.goals.due(now, self.peer_alive("policy")):
+        # The policy republishes its goal at 10 Hz from the same loop that sends its heartbeat, so both
+        # go quiet together; either one seen within the dead-man timeout keeps the motor enabled.
+        policy_alive = self.sub.alive("policy", self.mc.deadman_timeout_s)
+        for cmd in self.goals.due(now, policy_alive):
             self.worker.submit(cmd)
         if t is not None and t.flags & Flags.STALLED:
             if self.stall_since_s is None:
@@ -166,8 +169,9 @@ class MotorService(Service):
             self.stall_since_s = None
         if connected and self.worker.idle() and now - self.worker.last_sent_s > self.mc.keepalive_s:
             self.worker.submit(Command("ping"))          # the MCU stops by itself after 250 ms of silence
-        if (connected and self.link.telemetry_age_s() > self.mc.telemetry_timeout_s
-                and now - self.last_reset_s > 5.0):
+        # A silent MCU (hung, brown-out, or its USB link gone) gets a reset pulse, at most every 5 s.
+        silent_s = min(self.link.telemetry_age_s(), now - self.started)
+        if silent_s > self.mc.telemetry_timeout_s and now - self.last_reset_s > 5.0:
             self.pulse_reset()
         self._update_led()
 
