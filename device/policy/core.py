@@ -87,7 +87,7 @@ class Policy:
         self.follow = cfg.follow
         self.fusion = Fusion(cfg.fusion, cfg.zones)
         self.away = Away(cfg.away, now_ns)
-        self.history = HeadingHistory()
+        self.history = HeadingHistory(keep_s=10.0)     # long enough for a wake word localized late
         self.stall = StallGuard(cfg.rules)
         self.timed = TimedHolds()
         self.dwell = Dwell(cfg.zones)

@@ -260,6 +260,7 @@ class Fusion:
         tracks = tuple(sorted(q.track_id for q in group))
         detail = (f"between people {', '.join(map(str, tracks))}" if len(group) > 1
                   else f"person {primary.track_id}")
-        aim = Aim(centre, "vision", min(q.distance_m for q in group), tracks, detail=detail)
+        known = [q.distance_m for q in group if q.distance_m > 0]      # vision sends -1 when it cannot tell
+        aim = Aim(centre, "vision", min(known) if known else None, tracks, detail=detail)
         self._last_aim = aim
         return aim

@@ -249,3 +249,32 @@ def test_pan_gives_up_a_waypoint_the_motor_cannot_reach(sim):
     assert s.policy.task is None                         # the pan finished instead of waiting forever
     assert [g.target_deg for g in s.moves()] == [-60.0, 60.0, 0.0]
     assert s.room.heading == 0.0
+
+
+def test_heading_history_interpolates_and_survives_a_restarted_clock():
+    from device.policy.angles import HeadingHistory
+    hh = HeadingHistory(keep_s=1.0)
+    assert hh.at(5) is None
+    for i in range(30):
+        hh.add(i * 100_000_000, i * 4.0)                 # 40 deg/s
+    assert hh.at(2_250_000_000) == pytest.approx(90.0)
+    assert hh.at(0) == pytest.approx(4 * 19)             # older than kept: the oldest sample
+    hh.add(5, 3.0)                                       # time went backwards: a restarted motor
+    assert hh.latest == 3.0 and hh.at(10**12) == 3.0
+
+
+def test_sound_heard_while_turning_uses_the_heading_at_capture(sim):
+    s = sim("[policy.rules]\napi_respect_s = 0.0")
+    s.run(0.5)
+    s.policy.cmd_turn(90.0, s.t)
+    s.run_until(lambda s: s.room.heading >= 40.0, 2.0)
+    captured_t, captured_heading = s.t, s.room.heading
+    s.run_until(lambda s: s.room.heading >= 85.0, 2.0)  # the estimate arrives late, the device turned on
+    from device.bus.schemas import DoaEstimate
+    s.policy.on_doa(DoaEstimate(t_ns=s.t, start_ns=captured_t - 10_000_000, end_ns=captured_t + 10_000_000,
+                                azimuth_deg=-50.0 - captured_heading, confidence=0.9, ambiguous=False),
+                    s.t)
+    # The talker is at world -50: converted with today's heading (~88) it would look like -50 + 45.
+    s.run(3.0)
+    assert s.moves()[-1].source == "sound"
+    assert s.moves()[-1].target_deg == pytest.approx(-50.0, abs=1.0)
