@@ -14,17 +14,20 @@ class EstimatorParams:
     frame: int = 512                 # samples per analysis frame (32 ms at 16 kHz)
     hop: int = 256
     fmin_hz: float = 250.0           # below: room modes and rumble, little direction information
-    fmax_hz: float = 4000.0          # above: little speech energy from a distant talker, spatial aliasing
+    fmax_hz: float = 7900.0          # fricatives carry sharp direction cues; capped below Nyquist
     grid_deg: float = 1.0            # azimuth grid step before parabolic refinement
     elevations_deg: tuple[float, ...] = (0.0, 30.0)  # talkers stand above a table-top device
     noise_percentile: float = 20.0   # per-bin noise floor = this percentile of bin power over the span
-    snr_floor_db: float = 3.0        # TF bins below this local SNR do not vote
+    snr_floor_db: float = 6.0        # TF bins below this local SNR do not vote
     onset_memory_s: float = 0.05     # time constant of the "recent past" an onset is measured against
-    onset_gain: float = 4.0          # how much more an onset bin votes than a steady one
-    chunk_s: float = 0.25            # span of the per-chunk maps the ambiguity vote uses
+    onset_gain: float = 8.0          # how much more an onset bin votes than a steady one
+    vote_elevation_deg: float = 20.0 # elevation the frame-by-frame vote maps are steered at
+    vote_min_share: float = 0.3      # frames below this share of the median frame weight do not vote
+    vote_width_deg: float = 15.0     # a vote this close to a direction counts for it
+    vote_coherence_power: float = 0.0  # >0: frames dominated by one plane wave vote louder (measured: no gain)
     min_separation_deg: float = 60.0 # two candidates closer than this are one source
-    ambiguous_ratio: float = 0.7     # second source at >= this share of the first's power: ambiguous
-    ambiguous_vote: float = 0.25     # or: this share of speech chunks points at the second source
+    ambiguous_ratio: float = 0.8     # second map peak at >= this share of the first's power: ambiguous
+    ambiguous_vote: float = 0.25     # or: the second direction wins this many frames per frame of the first
     rom_keep_ratio: float = 0.6      # best in-ROM peak must reach this share of the overall best
     max_candidates: int = 4
     min_candidate_power: float = 0.15  # weaker peaks are side lobes, not worth listing
@@ -102,6 +105,12 @@ class SrpPhatEstimator:
             tdoa = d[:, self.pairs[:, 0]] - d[:, self.pairs[:, 1]]            # (A, Q)
             steer.append(np.exp(1j * tdoa[:, :, None] * self.omega[None, None, :]).astype(np.complex64))
         self.steering = np.stack(steer)                                       # (E, A, Q, K)
+        # frame-by-frame maps for the talker vote: GCC-PHAT of each pair read at each direction's lag
+        self.vote_nfft = p.frame * 4
+        d = geometry.far_field_delays(self.grid, p.vote_elevation_deg)
+        lag = (d[:, self.pairs[:, 0]] - d[:, self.pairs[:, 1]]) * fs * 4
+        self.vote_lag = np.round(lag).astype(int) % self.vote_nfft           # (A, Q)
+        self.vote_near = (angular_distance(self.grid[:, None], self.grid[None, :]) <= p.vote_width_deg).astype(float)
         self.onset_alpha = float(np.exp(-p.hop / (p.onset_memory_s * fs)))
 
     # -- time-frequency analysis --------------------------------------------------------------------
@@ -141,6 +150,37 @@ class SrpPhatEstimator:
         cs /= np.abs(cs) + 1e-12
         return cs * w[:, None, :]
 
+    def frame_votes(self, cs: np.ndarray, w: np.ndarray, turn: np.ndarray | None = None) -> np.ndarray:
+        """Weighted histogram over the azimuth grid of where each speech frame's map peaks.
+
+        Two talkers at once each dominate their own frames (speech is sparse in time and frequency),
+        so both show up here even when one is weaker in the summed map. Frames come through GCC-PHAT
+        read at each direction's lag, which costs far less than steering every frame.
+        """
+        p = self.p
+        fw = w.sum(axis=1)
+        speech = fw > 0
+        if np.count_nonzero(speech) < 2:
+            return np.zeros(len(self.grid))
+        voters = np.flatnonzero(fw >= p.vote_min_share * np.median(fw[speech]))
+        hist = np.zeros(len(self.grid))
+        q = np.arange(len(self.pairs))[None, :]
+        for lo in range(0, len(voters), 64):
+            f = voters[lo: lo + 64]
+            full = np.zeros((len(f), len(self.pairs), self.vote_nfft // 2 + 1), np.complex64)
+            full[:, :, self.bins] = cs[f] / (fw[f][:, None, None] + 1e-12)
+            gcc = np.fft.irfft(full, self.vote_nfft, axis=-1)                 # (F, Q, nfft)
+            maps = gcc[:, q, self.vote_lag].sum(axis=-1)                      # (F, A)
+            peak = np.argmax(maps, axis=1)
+            # coherence: the peak against what one clean plane wave would give (all pairs in phase)
+            ideal = np.zeros((len(f), self.vote_nfft // 2 + 1), np.float32)
+            ideal[:, self.bins] = w[f] / (fw[f][:, None] + 1e-12)
+            coherence = maps[np.arange(len(f)), peak] / (len(self.pairs) * np.fft.irfft(ideal, self.vote_nfft)[:, 0] + 1e-12)
+            if turn is not None:
+                peak = (peak + np.round(turn[f] / p.grid_deg).astype(int)) % len(self.grid)
+            np.add.at(hist, peak, fw[f] * np.clip(coherence, 0.0, 1.0) ** p.vote_coherence_power)
+        return hist / (hist.sum() + 1e-12)
+
     def srp(self, g: np.ndarray) -> np.ndarray:
         """Steered response of summed cross-spectra g (Q, K) or a stack (C, Q, K): best over elevation, (A,) or (C, A)."""
         flat = g.reshape(-1, g.shape[-2] * g.shape[-1])                        # (C, Q*K)
@@ -150,8 +190,20 @@ class SrpPhatEstimator:
         return out[0] if g.ndim == 2 else out
 
     # -- whole-span estimate -------------------------------------------------------------------------
-    def locate(self, audio: np.ndarray, rom: tuple[float, float] | None = None) -> DoaResult:
-        """Localize the dominant talker in `audio` (n, M): device-frame azimuth, confidence, candidates."""
+    def frame_centers(self, n_samples: int) -> np.ndarray:
+        """Sample index of the centre of each analysis frame of a span of n_samples."""
+        if n_samples < self.p.frame:
+            return np.zeros(0)
+        return np.arange(0, n_samples - self.p.frame + 1, self.p.hop) + self.p.frame / 2
+
+    def locate(self, audio: np.ndarray, rom: tuple[float, float] | None = None,
+               frame_turn_deg: np.ndarray | None = None) -> DoaResult:
+        """Localize the dominant talker in `audio` (n, M): device-frame azimuth, confidence, candidates.
+
+        frame_turn_deg: for each analysis frame (see frame_centers), how far the device was turned
+        (counter-clockwise, degrees) relative to the moment the answer refers to; each frame's map is
+        rotated back by it, so speech heard while turning adds up in one frame of reference.
+        """
         p = self.p
         spec = self.spectra(audio)
         if spec.shape[0] < 3:
@@ -161,25 +213,29 @@ class SrpPhatEstimator:
         total_w = float(w.sum()) * len(self.pairs)
         if total_w <= 1e-6:
             return self._empty()
-        g = cs.sum(axis=0)
-        srp = self.srp(g) / total_w                                             # in [-1, 1]
-        # per-chunk maps for the vote that separates two talkers taking turns
-        per_chunk = max(1, int(round(p.chunk_s * self.geometry.sample_rate / p.hop)))
-        n_chunks = cs.shape[0] // per_chunk
-        chunk_peaks = np.empty(0)
-        if n_chunks >= 2:
-            cw = w[: n_chunks * per_chunk].reshape(n_chunks, per_chunk, -1).sum(axis=(1, 2))
-            gc = cs[: n_chunks * per_chunk].reshape(n_chunks, per_chunk, *cs.shape[1:]).sum(axis=1)
-            keep = cw > 0.25 * np.median(cw[cw > 0]) if np.any(cw > 0) else np.zeros(0, bool)
-            if np.count_nonzero(keep) >= 2:
-                maps = self.srp(gc[keep])
-                chunk_peaks = self.grid[np.argmax(maps, axis=1)]
-        return self._decide(srp, chunk_peaks, rom, speech_frames=int(np.count_nonzero(w.sum(axis=1) > 0)))
+        turn = None
+        if frame_turn_deg is not None:
+            turn = np.asarray(frame_turn_deg, float)
+            if turn.shape != (cs.shape[0],):
+                raise ValueError(f"frame_turn_deg needs one value per frame ({cs.shape[0]}), got {turn.shape}")
+            if np.all(np.abs(turn) < 0.5 * p.grid_deg):
+                turn = None                                                    # did not turn: fast path
+        if turn is None:
+            srp = self.srp(cs.sum(axis=0))
+        else:
+            # frames turned by the same whole number of grid steps share one map, rotated into place
+            steps = np.round(turn / p.grid_deg).astype(int)
+            srp = np.zeros(len(self.grid))
+            for k in np.unique(steps):
+                srp += np.roll(self.srp(cs[steps == k].sum(axis=0)), k)
+        srp /= total_w                                                          # in [-1, 1]
+        votes = self.frame_votes(cs, w, turn)
+        return self._decide(srp, votes, rom, speech_frames=int(np.count_nonzero(w.sum(axis=1) > 0)))
 
     def _empty(self) -> DoaResult:
         return DoaResult(None, 0.0, False, [], np.zeros_like(self.grid), self.grid, 0)
 
-    def _decide(self, srp: np.ndarray, chunk_peaks: np.ndarray, rom, speech_frames: int) -> DoaResult:
+    def _decide(self, srp: np.ndarray, votes: np.ndarray, rom, speech_frames: int) -> DoaResult:
         p = self.p
         floor = float(np.median(srp))
         peaks = self._peaks(srp)
@@ -198,14 +254,24 @@ class SrpPhatEstimator:
         energy = (srp - floor) / top
         best_az, _ = kept[0]
         ambiguous = False
-        if len(kept) > 1:
-            second_az, second_pw = kept[1]
-            vote = (float(np.mean(angular_distance(chunk_peaks, second_az) < 20.0))
-                    if chunk_peaks.size else 0.0)
-            ambiguous = second_pw >= p.ambiguous_ratio or vote >= p.ambiguous_vote
-        uniqueness = 1.0 - (kept[1][1] if len(kept) > 1 else 0.0)
+        # the vote: how many frames side with the best direction, and with the best rival far from it
+        mass = votes @ self.vote_near                                          # votes within reach of each direction
+        first = float(mass[int(np.argmin(np.abs(wrap_deg(self.grid - best_az))))])
+        far = angular_distance(self.grid, best_az) > p.min_separation_deg
+        rival_share = 0.0
+        if first > 0 and np.any(far & (mass > 0)):
+            rival_i = int(np.argmax(np.where(far, mass, -1.0)))
+            rival_az, rival_share = float(self.grid[rival_i]), float(mass[rival_i]) / first
+            if rival_share >= p.ambiguous_vote:
+                ambiguous = True
+                if all(angular_distance(rival_az, k[0]) >= p.min_separation_deg for k in kept):
+                    kept.insert(1, (rival_az, float(max(energy[rival_i], 0.0))))
+                    kept = kept[: p.max_candidates]
+        if len(kept) > 1 and kept[1][1] >= p.ambiguous_ratio:
+            ambiguous = True
+        # confident = the summed map peaks high (one coherent wavefront) and few frames side with a rival
         coherence = float(srp[peaks[0]])
-        confidence = float(np.clip(coherence / 0.4, 0.0, 1.0) * np.clip(uniqueness, 0.0, 1.0))
+        confidence = float(np.clip(coherence / 0.3, 0.0, 1.0) * np.clip(1.0 - rival_share, 0.0, 1.0))
         azimuth: float | None = best_az
         if rom is not None and not in_rom(best_az, rom):
             inside = [c for c in kept if in_rom(c[0], rom)]
