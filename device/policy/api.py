@@ -51,6 +51,11 @@ class MotionApi:
             self.counts["invalid"] += 1
             self.event("motion API request invalid", logging.WARNING, op=req.op, peer=decision.who, error=str(exc))
             return MotionReply(ok=False, error=f"invalid request: {exc}"[:200])
+        except Exception as exc:                        # a bug must not let an app take the policy down
+            self.counts["internal_error"] += 1
+            self.event("motion API request failed", logging.ERROR, op=req.op, peer=decision.who,
+                       error=f"{type(exc).__name__}: {exc}")
+            return MotionReply(ok=False, error=f"internal error: {type(exc).__name__}: {exc}"[:200])
         self.counts[req.op] += 1
         if req.op != "get_state":
             self.event("motion API request", logging.INFO, op=req.op, peer=decision.who,

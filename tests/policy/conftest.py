@@ -179,7 +179,7 @@ heartbeat_timeout_s = 1.0
 [policy]
 mute_pin = 27
 [policy.zones]
-dwell_s = 1.0
+dwell_s = 1.5
 [policy.rules]
 hand_respect_s = 1.5
 api_respect_s = 1.0

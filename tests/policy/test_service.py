@@ -37,15 +37,15 @@ def test_dead_zone_person_shifting_a_little_gets_no_move(harness):
 
 
 def test_holding_zone_moves_only_after_the_dwell(harness):
-    h = harness()                                        # dwell_s = 1.0 in the test config
+    h = harness()                                        # dwell_s = 1.5 in the test config
     h.room.people[1] = Someone(0.0)
     h.run(0.5)
     h.room.people[1].world_deg = 18.0
     settled_at = time.monotonic()
-    assert h.run_until(lambda h: h.state.zone == "holding", 1.0)
+    assert h.run_until(lambda h: h.state.zone == "holding", 2.0)
     assert h.run_until(lambda h: h.moves(), 3.0), h.logs()
     waited = time.monotonic() - settled_at
-    assert waited >= 0.9, waited
+    assert waited >= 1.4, waited
     assert h.moves()[0].target_deg == pytest.approx(18.0, abs=0.5)
 
 
@@ -54,7 +54,7 @@ def test_motion_zone_moves_now(harness):
     _at_the_edge(h)
     t0 = time.monotonic()
     assert h.run_until(lambda h: h.moves(), 2.0)
-    assert time.monotonic() - t0 < 0.6
+    assert time.monotonic() - t0 < 1.0                  # "now", well before the 1.5 s dwell (slack for busy CI)
     g = h.moves()[0]
     assert g.target_deg == pytest.approx(28.0, abs=0.5) and g.max_speed_dps <= 120.0
     assert h.run_until(lambda h: abs(h.room.heading - 28.0) < 0.5, 2.0)
@@ -74,7 +74,7 @@ def test_sound_behind_the_device_is_faced(harness):
     h.room.people[4] = Someone(-120.0)
     h.run(0.5)
     h.hear(-114.0)
-    assert h.run_until(lambda h: h.moves(), 1.0)
+    assert h.run_until(lambda h: h.moves(), 2.0)
     assert h.moves()[0].source == "sound"
     # On arrival vision sees the person and its bearing becomes the target.
     assert h.run_until(lambda h: abs(h.room.heading + 120.0) < 1.0 and not h.room.moving, 4.0), h.moves()
