@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -81,18 +80,7 @@ class CameraModel:
         return u, v, depth
 
 
-def bearing_of_column(model: CameraModel, u: float) -> float:
-    """Convenience for tests and tools: bearing of a pixel column on the horizon row."""
-    return model.bearing_elevation(u, model.cy)[0]
-
-
 def wrap_deg(a: float) -> float:
     """Wrap an angle to [-180, 180)."""
     return (a + 180.0) % 360.0 - 180.0
 
-
-def mean_point(points: Sequence[tuple[float, float]]) -> Optional[tuple[float, float]]:
-    if not points:
-        return None
-    arr = np.asarray(points, np.float64)
-    return float(arr[:, 0].mean()), float(arr[:, 1].mean())

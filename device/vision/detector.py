@@ -58,7 +58,7 @@ def zoom_regions(width: int, height: int) -> list[Region]:
     return [Region("full", 0, 0, width, height)] + tiles
 
 
-def _iou(a, b) -> float:
+def iou(a, b) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -66,7 +66,7 @@ def _iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _contains_centre(a, b) -> bool:
+def contains_centre(a, b) -> bool:
     """True when the centre of box b lies inside box a (a face found twice at different zooms)."""
     cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
     return a[0] <= cx <= a[2] and a[1] <= cy <= a[3]
@@ -76,7 +76,7 @@ def suppress_duplicates(boxes: list[tuple[tuple, float, object]]) -> list[tuple[
     """Keep the best-scoring of boxes that overlap (the same face seen in the full frame and a tile)."""
     kept: list[tuple[tuple, float, object]] = []
     for item in sorted(boxes, key=lambda b: -b[1]):
-        if all(_iou(item[0], k[0]) < 0.3 and not _contains_centre(k[0], item[0]) for k in kept):
+        if all(iou(item[0], k[0]) < 0.3 and not contains_centre(k[0], item[0]) for k in kept):
             kept.append(item)
     return kept
 
@@ -207,12 +207,12 @@ class Detector:
         if with_pose:
             body = self.find_pose(rgb)
             # The pose model sees one person; skip it when that person's head is already a face.
-            if body is not None and not any(_same_head(body, f) for f in faces):
+            if body is not None and not any(same_head(body, f) for f in faces):
                 faces.append(body)
         return faces
 
 
-def _same_head(body: Observation, face: Observation) -> bool:
+def same_head(body: Observation, face: Observation) -> bool:
     """The pose model's head lies within a face box's size of a detected face: one person, not two."""
     size = max(face.box[2] - face.box[0], face.box[3] - face.box[1])
     return math.hypot(body.head_u - face.head_u, body.head_v - face.head_v) < 1.5 * size

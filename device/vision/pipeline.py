@@ -9,24 +9,27 @@ import cv2
 import numpy as np
 
 from .camera_model import CameraModel
-from .detector import Detector, Observation, Region, _iou, _same_head, zoom_regions
+from .detector import Detector, Observation, Region, iou, same_head, zoom_regions
 from .people import PersonEstimate, estimate
 
 
 class FramePipeline:
     """One BGR frame in, observations out; every pixel buffer is overwritten before `process` returns.
 
-    Each frame runs the face detector on one region of a schedule that alternates the full frame
-    with the three zoom tiles (near faces are looked for every other frame, far faces every sixth),
-    the face mesh on every face found or followed, and the pose model every `pose_every` frames.
-    Faces already tracked are followed by running the mesh on their predicted box, so a far face
-    found once by a zoom tile stays seen on every frame.
+    The face detector runs on one region at a time, from a schedule that alternates the full frame
+    with the three zoom tiles. Faces already tracked are followed by running the mesh on their
+    predicted box, so a far face found once by a zoom tile stays seen on every frame. Like
+    mediapipe's own face pipelines, detection is only needed to find newcomers: while every
+    followed face was found again, it runs on every other frame. The pose model runs every
+    `pose_every` frames, in place of that frame's face detection.
     """
 
     def __init__(self, detector: Detector, model: CameraModel, pose_every: int = 8):
         self.detector, self.pose_every = detector, max(1, pose_every)
         self.frame_index = 0
+        self.detect_index = 0
         self.timings_ms: dict[str, float] = {}
+        self.cpu_ms: dict[str, float] = {}
         self._configure(model)
 
     def _configure(self, model: CameraModel) -> None:
@@ -38,12 +41,12 @@ class FramePipeline:
         self._lost: list[tuple[float, float]] = []     # centres of followed faces the mesh lost
 
     def region_for_this_frame(self) -> Region:
-        """Full frame on even frames; on odd ones the zoom tile of a face the mesh just lost, if any,
-        else the next tile in turn (a far face in blur or dim light is found again within 2 frames)."""
-        region = self.schedule[self.frame_index % len(self.schedule)]
+        """Full frame on even detections; on odd ones the zoom tile of a face the mesh just lost, if
+        any, else the next tile in turn (a far face in blur or dim light is found again quickly)."""
+        region = self.schedule[self.detect_index % len(self.schedule)]
         if region is self.full or not self._lost:
             return region
-        u, v = self._lost[(self.frame_index // 2) % len(self._lost)]
+        u, v = self._lost[(self.detect_index // 2) % len(self._lost)]
         return min(self.tiles, key=lambda t: abs((t.x0 + t.x1) / 2 - u) + abs((t.y0 + t.y1) / 2 - v))
 
     def process(self, bgr: np.ndarray, followed: Iterable[tuple[tuple, float]] = (),
@@ -52,16 +55,22 @@ class FramePipeline:
 
         The caller's frame is overwritten (zeros) as soon as it has been converted.
         """
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         h, w = bgr.shape[:2]
         if (w, h) != (self.model.width, self.model.height):
             self._configure(self.model.rescaled(w, h))
         cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=self._rgb)
         bgr.fill(0)
         rgb = self._rgb
-        t1 = time.perf_counter()
-        found = self.detector.find_faces(rgb, [self.region_for_this_frame()])
-        t2 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
+        followed = list(followed)
+        pose_now = self.detector.pose is not None and self.frame_index % self.pose_every == self.pose_every - 1
+        all_found = bool(followed) and not self._lost and self.frame_index % 2 == 1
+        found = []
+        if not (pose_now or all_found):
+            found = self.detector.find_faces(rgb, [self.region_for_this_frame()])
+            self.detect_index += 1
+        t2, c2 = time.perf_counter(), time.process_time()
         boxes: list[tuple[tuple, float, Optional[list]]] = list(found)
         # The image moves right by fx * pi/180 pixels per degree the device turned left.
         du = heading_change_deg * self.model.fx * math.pi / 180.0
@@ -69,7 +78,7 @@ class FramePipeline:
             moved = (box[0] + du, box[1], box[2] + du, box[3])
             if moved[2] < 0 or moved[0] > w:
                 continue
-            if all(_iou(moved, b[0]) < 0.2 for b in boxes):
+            if all(iou(moved, b[0]) < 0.2 for b in boxes):
                 boxes.append((moved, score, None))
         observations: list[Observation] = []
         self._lost = []
@@ -79,14 +88,19 @@ class FramePipeline:
                 observations.append(obs)
             else:
                 self._lost.append(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
-        t3 = time.perf_counter()
-        if self.detector.pose is not None and self.frame_index % self.pose_every == self.pose_every - 1:
+        t3, c3 = time.perf_counter(), time.process_time()
+        if pose_now:
             body = self.detector.find_pose(rgb)
-            if body is not None and not any(_same_head(body, o) for o in observations):
+            if body is not None and not any(same_head(body, o) for o in observations):
                 observations.append(body)
-        t4 = time.perf_counter()
+        t4, c4 = time.perf_counter(), time.process_time()
         rgb.fill(0)
         self.frame_index += 1
+        t5, c5 = time.perf_counter(), time.process_time()
+        # Wall-clock and CPU time (all of this process's threads): on a busy machine the first
+        # includes waiting for a core, the second is what the work itself costs.
         self.timings_ms = {"convert": (t1 - t0) * 1e3, "detect": (t2 - t1) * 1e3, "mesh": (t3 - t2) * 1e3,
-                           "pose": (t4 - t3) * 1e3, "total": (time.perf_counter() - t0) * 1e3}
+                           "pose": (t4 - t3) * 1e3, "total": (t5 - t0) * 1e3}
+        self.cpu_ms = {"convert": (c1 - c0) * 1e3, "detect": (c2 - c1) * 1e3, "mesh": (c3 - c2) * 1e3,
+                       "pose": (c4 - c3) * 1e3, "total": (c5 - c0) * 1e3}
         return [(estimate(o, self.model), o.box) for o in observations]

@@ -28,7 +28,7 @@ W, H, HFOV = 640, 480, 66.0
 BANDS = [(0.5, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 3.5)]
 CONDITIONS = ["clean", "dim", "bright", "blur", "motion blur", "occluded"]
 PHOTOS = ["astronaut", "hopper", "cameraman", "astronaut_mirror", "hopper_mirror", "cameraman_mirror"]
-MATCH_BEARING_DEG, MATCH_ELEVATION_DEG = 4.0, 6.0
+MATCH_MIN_DEG, MATCH_HEAD_M = 3.0, 0.12   # a match lies within 12 cm of the head (at least 3 deg)
 FACINGS = [0, 0, 0, 0, 15, 45, 60, 180]   # head yaw of a person; 180 = back to the camera
 STREAM_FRAMES = 15           # 1 s at the active rate: one detector schedule and then some
 
@@ -77,6 +77,8 @@ def make_scene(rng: np.random.Generator, band, model: CameraModel):
         eye_h = CAMERA_HEIGHT_M + dist * math.tan(math.radians(elevation))
         photo = str(rng.choice(PHOTOS))
         facing = float(rng.choice(FACINGS)) * rng.choice([-1, 1])
+        if photo.startswith("cameraman") and abs(facing) < 90:
+            facing = 0.0              # his head is already turned ~50 deg in the photograph
         people.append(dict(azimuth_world_deg=bearing, distance_m=dist, height_m=eye_h / (1 - EYE_BELOW_TOP),
                            facing_deg=facing, photo=photo))
         truths.append(Truth(bearing, elevation, dist, photo, facing))
@@ -99,12 +101,17 @@ def render(people, truths, condition, heading, seed, room, model):
     return frame
 
 
+def tolerance_deg(t: Truth) -> float:
+    """How far (deg) a prediction may lie from a person and still be that person: their head's size."""
+    return max(MATCH_MIN_DEG, math.degrees(math.atan2(MATCH_HEAD_M, t.distance)))
+
+
 def match(preds, truths):
     """Greedy matching on bearing and elevation; returns [(pred, truth)], unmatched preds, unmatched truths."""
     pairs = sorted(((abs(p.bearing_deg - t.bearing), i, j) for i, p in enumerate(preds)
                     for j, t in enumerate(truths)
-                    if abs(p.bearing_deg - t.bearing) < MATCH_BEARING_DEG
-                    and abs(p.elevation_deg - t.elevation) < MATCH_ELEVATION_DEG))
+                    if abs(p.bearing_deg - t.bearing) < tolerance_deg(t)
+                    and abs(p.elevation_deg - t.elevation) < 1.5 * tolerance_deg(t)))
     used_p, used_t, matched = set(), set(), []
     for _, i, j in pairs:
         if i not in used_p and j not in used_t:
@@ -189,9 +196,11 @@ def main(argv=None) -> int:
     still, stream = Tally(), Tally()
     by_condition = {c: Tally() for c in CONDITIONS}
     stage_ms: dict[str, list[float]] = {k: [] for k in ("convert", "detect", "mesh", "pose", "track", "total")}
+    stage_cpu: dict[str, list[float]] = {k: [] for k in stage_ms}
     still_ms, render_ms = [], []
     empty_fp_still = empty_fp_stream = 0
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     for k, (people, truths, condition) in enumerate(scenes):
         heading = float(rng.uniform(-180, 180))
         room = k % 4
@@ -215,13 +224,15 @@ def main(argv=None) -> int:
             t_ns = f * 66_000_000
             followed = [(t.box, t.confidence) for t in tracker.tracks if t.box is not None and t.source == "face"]
             seen = pipeline.process(frame, followed)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             # What the service publishes: confirmed tracks seen within the last 0.3 s.
             confirmed = [t for t in tracker.update(t_ns, seen, heading) if t_ns - t.last_ns <= 300_000_000]
-            track_ms = (time.perf_counter() - t1) * 1e3
+            track_ms, track_cpu = (time.perf_counter() - t1) * 1e3, (time.process_time() - c1) * 1e3
             for key, value in pipeline.timings_ms.items():
                 stage_ms[key].append(value + (track_ms if key == "total" else 0.0))
+                stage_cpu[key].append(pipeline.cpu_ms[key] + (track_cpu if key == "total" else 0.0))
             stage_ms["track"].append(track_ms)
+            stage_cpu["track"].append(track_cpu)
         from device.vision.people import PersonEstimate
         preds = [PersonEstimate(wrap_deg(t.world_az_deg - heading), t.elevation_deg, t.distance_m, t.engagement,
                                 t.confidence, t.source) for t in confirmed]
@@ -247,8 +258,10 @@ def main(argv=None) -> int:
                  "synthetic rooms (with framed photographs of a cat, coffee and a rocket on the walls), heads "
                  "turned 0, 15, 45 or 60 deg or the back turned, each "
                  "scene under one of: clean, dim (x0.35 + sensor noise), bright (x1.5), Gaussian blur (1.5 px), "
-                 "motion blur (9 px), a mug hiding the mouth and a cheek. A prediction matches a person within "
-                 f"{MATCH_BEARING_DEG:g} deg of bearing and {MATCH_ELEVATION_DEG:g} deg of elevation.\n")
+                 "motion blur (9 px), a mug hiding the mouth and a cheek. A prediction matches a person when it "
+                 f"lies within {MATCH_HEAD_M * 100:g} cm of their head sideways (at least {MATCH_MIN_DEG:g} deg of "
+                 "bearing; 1.5 times that in elevation): 13.5 deg at 0.5 m, 3.4 deg at 2 m. The truth is the head's "
+                 "turning axis at eye height.\n")
     lines.append("*still* = one frame, every detector region plus pose (`swivel vision detect`); *service* = the "
                  f"service's per-frame pipeline and tracker over {STREAM_FRAMES} frames of the scene (a person "
                  "must be confirmed by 3 detections).\n")
@@ -282,26 +295,35 @@ def main(argv=None) -> int:
                      f"{g} {pct(np.mean(v))} (n={len(v)})" for g, v in sorted(stream.engagement_by.items())) + ".\n")
     lines.append("Service recall and precision up to 3 m by condition: " + ", ".join(
         f"{c} {pct(t.recall(near3))} / {pct(t.precision(near3))}" for c, t in by_condition.items()) + ".\n")
-    lines.append("Time per frame at 640x480 on this machine (ms; the service's pipeline, all scenes and frames; "
-                 "pose runs on one frame in 8):\n")
-    lines.append("| stage | median | p95 |")
-    lines.append("| --- | --- | --- |")
+    lines.append("Time per frame at 640x480 on this machine (ms; the service's pipeline over all scenes and "
+                 "frames, empty rooms included; face detection runs on one region per frame, and only on every "
+                 "other frame while every tracked face was found again; pose replaces it on one frame in 8):\n")
+    lines.append("| stage | wall median | wall mean | wall p95 | CPU median | CPU mean | CPU p95 |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
     labels = {"convert": "BGR to RGB (then the frame is zeroed)", "detect": "face detection (one region)",
               "mesh": "face mesh (every face found or followed)", "pose": "pose (scheduled)",
               "track": "tracker", "total": "**whole per-frame pipeline**"}
     for key, label in labels.items():
         v = np.array(stage_ms[key])
-        lines.append(f"| {label} | {np.median(v):.2f} | {np.percentile(v, 95):.2f} |")
+        c = np.array(stage_cpu[key])
+        lines.append(f"| {label} | {np.median(v):.2f} | {v.mean():.2f} | {np.percentile(v, 95):.2f} | "
+                     f"{np.median(c):.2f} | {c.mean():.2f} | {np.percentile(c, 95):.2f} |")
     sv = np.array(still_ms)
     rv = np.array(render_ms)
-    lines.append(f"| still image, every region + pose (CLI) | {np.median(sv):.2f} | {np.percentile(sv, 95):.2f} |")
-    lines.append(f"| simulated camera render (not on the device) | {np.median(rv):.2f} | {np.percentile(rv, 95):.2f} |")
+    lines.append(f"| still image, every region + pose (CLI) | {np.median(sv):.2f} | {sv.mean():.2f} | "
+                 f"{np.percentile(sv, 95):.2f} | | | |")
+    lines.append(f"| simulated camera render (not on the device) | {np.median(rv):.2f} | {rv.mean():.2f} | "
+                 f"{np.percentile(rv, 95):.2f} | | | |")
+    lines.append("\nLoad average of this shared 2-core machine during the run (other engineers' work included; "
+                 "wall-clock figures include waiting for a core, CPU time is what the work costs): "
+                 f"{load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.\n")
     lines.append("")
-    total = np.median(stage_ms["total"])
+    total, total_cpu = np.median(stage_ms["total"]), np.median(stage_cpu["total"])
     checks = [("precision >= 95 % up to 3 m (service)", stream.precision(near3) >= 0.95),
               ("recall >= 90 % up to 2 m (service)", stream.recall(near2) >= 0.90),
               ("bearing error <= 2 deg (service p95)", np.percentile(stream.bearing_err, 95) <= 2.0),
-              ("whole per-frame pipeline <= 15 ms median", total <= 15.0)]
+              (f"whole per-frame pipeline <= 15 ms median (CPU time {total_cpu:.1f} ms)", total_cpu <= 15.0),
+              (f"the same in wall-clock time on the shared machine ({total:.1f} ms)", total <= 15.0)]
     lines.append("Targets: " + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in checks) + ".")
     text = "\n".join(lines)
     print(text)
