@@ -1,0 +1,118 @@
+"""The ssl service: streams the mic array, localizes wake words and speech, publishes `ssl.doa`, drives the light bar."""
+from __future__ import annotations
+
+import time
+
+from ..bus.schemas import DoaCandidate, DoaEstimate, MotorState, PolicyState, WakeEvent
+from ..errors import UserError
+from ..runtime.service import Service
+from .geometry import load_array
+from .stream import Estimate, SslStream
+
+WAKE_WAIT_S = 2.0            # how long a wake event may wait for the audio of its end to arrive
+
+
+class SslService(Service):
+    name = "ssl"
+
+    def setup(self) -> None:
+        c = self.cfg.ssl
+        self.geometry = load_array(c.array)
+        if c.block < 128 or c.ring_s < 2.0:
+            raise UserError(f"ssl: block must be >= 128 samples and ring_s >= 2 s (got {c.block}, {c.ring_s})")
+        self.stream = SslStream(self.geometry, ring_s=c.ring_s, preroll_s=c.preroll_s, vad=c.vad,
+                                vad_threshold_db=c.vad_threshold_db, vad_min_speech_s=c.vad_min_speech_s,
+                                vad_hangover_s=c.vad_hangover_s, vad_max_segment_s=c.vad_max_segment_s)
+        self.stream.rom_world = (c.rom_min_deg, c.rom_max_deg)
+        self.pending_wakes: list[tuple[float, WakeEvent]] = []
+        self.published = 0
+        self._open_audio()
+        self.on("motor", "motor.state", self._on_motor)
+        self.on("wake", "wake.event", self._on_wake)
+        self.on("policy", "policy.state", self._on_policy)
+        self.lightbar = None
+        if c.light_bar_pins:
+            from ..hw.gpio import use_pin_factory
+            from .lightbar import LightBar
+            use_pin_factory(self.cfg.gpio.backend)
+            self.lightbar = LightBar(c.light_bar_pins, c.light_bar_hold_s)
+            self.loop.every(0.1, self.lightbar.tick)
+        self.loop.every(0.05, self._serve_wakes)
+        self.event("listening", array=self.geometry.name, backend=c.backend, mics=self.geometry.n_mics,
+                   rate=self.geometry.sample_rate)
+
+    def _open_audio(self) -> None:
+        c, g = self.cfg.ssl, self.geometry
+        if c.backend == "sim":
+            from ..hw.audio import SimAudioInput
+            self.audio = SimAudioInput(self.runtime_dir, g.capture_channels, g.sample_rate, ctx=self.ctx)
+            self.loop.add_reader(self.audio.sock, self._drain_audio)
+        else:
+            from ..hw.audio import PyAudioInput
+            self.audio = PyAudioInput(c.device, g.capture_channels, g.sample_rate, c.block)
+            self.loop.every(c.block / g.sample_rate / 2, self._drain_audio)
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def _drain_audio(self) -> None:
+        while True:
+            block = self.audio.read(0)
+            if block is None:
+                break
+            for est in self.stream.push(*block):
+                self._publish(est)
+        self._serve_wakes()
+
+    def _on_motor(self, msg: MotorState) -> None:
+        self.stream.heading.add(msg.t_ns, msg.heading_deg)
+
+    def _on_policy(self, msg: PolicyState) -> None:
+        self.stream.rom_world = (msg.rom_min_deg, msg.rom_max_deg)
+
+    def _on_wake(self, msg: WakeEvent) -> None:
+        if msg.end_ns <= msg.start_ns:
+            self.event("wake event with end before start ignored", start_ns=msg.start_ns, end_ns=msg.end_ns)
+            return
+        self.pending_wakes.append((time.monotonic() + WAKE_WAIT_S, msg))
+        self._serve_wakes()
+
+    def _serve_wakes(self) -> None:
+        """Answer each wake event once the ring buffer holds audio up to its end (or it waited long enough)."""
+        newest = self.stream.ring.newest_ns()
+        now = time.monotonic()
+        waiting = []
+        for deadline, ev in self.pending_wakes:
+            if newest is not None and newest >= ev.end_ns or now >= deadline:
+                est = self.stream.localize(ev.start_ns, ev.end_ns, "wake")
+                if est is None:
+                    self.event("wake event outside the audio buffer", start_ns=ev.start_ns, end_ns=ev.end_ns)
+                else:
+                    self._publish(est)
+            else:
+                waiting.append((deadline, ev))
+        self.pending_wakes = waiting
+
+    # -- output -------------------------------------------------------------------------------------
+    def _publish(self, est: Estimate) -> None:
+        r = est.result
+        msg = DoaEstimate(t_ns=est.end_ns, start_ns=est.start_ns, end_ns=est.end_ns, azimuth_deg=r.azimuth_deg,
+                          heading_deg=est.heading_deg, confidence=r.confidence, ambiguous=r.ambiguous,
+                          candidates=[DoaCandidate(azimuth_deg=a, power=p) for a, p in r.candidates[:8]],
+                          energy_map=r.coarse_map(72), trigger=est.trigger)
+        self.pub.publish("ssl.doa", msg)
+        self.published += 1
+        if self.lightbar is not None and r.azimuth_deg is not None and not r.ambiguous:
+            self.lightbar.show(r.azimuth_deg)
+        self.event("doa", trigger=est.trigger, azimuth_deg=None if r.azimuth_deg is None else round(r.azimuth_deg, 1),
+                   confidence=round(r.confidence, 2), ambiguous=r.ambiguous,
+                   heading_deg=None if est.heading_deg is None else round(est.heading_deg, 1))
+
+    def teardown(self) -> None:
+        audio = getattr(self, "audio", None)
+        if audio is not None:
+            audio.close()
+        if getattr(self, "lightbar", None) is not None:
+            self.lightbar.close()
+
+
+def main(cfg) -> int:
+    return SslService(cfg).run()
