@@ -12,6 +12,7 @@ class FrameRate:
         self._wake_ns = None
         self._person_ns = None
         self.policy_mode = "idle"
+        self.turning = False            # the turntable is moving (an away-mode pan looks for people)
 
     def on_wake(self, t_ns: int) -> None:
         self._wake_ns = t_ns
@@ -23,5 +24,5 @@ class FrameRate:
     def fps(self, now_ns: int) -> float:
         recent = lambda since, span: since is not None and now_ns - since <= span   # noqa: E731
         busy = (recent(self._wake_ns, self.wake_boost_ns) or recent(self._person_ns, self.linger_ns)
-                or self.policy_mode not in ("idle", "", "away"))
+                or self.policy_mode not in ("idle", "", "away") or (self.policy_mode == "away" and self.turning))
         return self.active_fps if busy else self.idle_fps

@@ -63,6 +63,7 @@ class VisionService(Service):
 
     def _on_motor(self, msg: s.MotorState) -> None:
         self.headings.append((msg.t_ns, msg.heading_deg, msg.velocity_dps))
+        self.rate.turning = msg.moving
 
     def _on_policy(self, msg: s.PolicyState) -> None:
         self.rate.policy_mode = msg.mode

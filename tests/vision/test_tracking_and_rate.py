@@ -81,3 +81,11 @@ def test_frame_rate_idles_when_nobody_is_around_and_rises_with_activity():
     assert rate.fps(34 * s) == 15.0 and rate.fps(36 * s) == 2.0
     rate.policy_mode = "tracking"
     assert rate.fps(100 * s) == 15.0
+
+
+def test_away_mode_looks_at_full_rate_only_while_panning():
+    rate = FrameRate(idle_fps=2.0, active_fps=15.0)
+    rate.policy_mode = "away"
+    assert rate.fps(0) == 2.0
+    rate.turning = True
+    assert rate.fps(0) == 15.0
