@@ -89,6 +89,8 @@ class Detector:
         sol = mp.solutions
         # model_selection=1 is the full-range model (faces to ~5 m); it costs the same on a tile.
         self.face = sol.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_face_score)
+        # Static mode on a crop around one face: the mesh graph's own short-range face detector
+        # (the model for faces filling much of the image) re-finds the face in the crop first.
         self.mesh = sol.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False,
                                            min_detection_confidence=0.3)
         self.pose = (sol.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False,
