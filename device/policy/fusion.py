@@ -178,8 +178,14 @@ class Fusion:
     def aim(self, now_ns: int, heading: Optional[float], view_ok: bool, still: bool) -> Optional[Aim]:
         """The aim now. `view_ok`: vision is running and not blind; `still`: the device is not turning."""
         cue = self.cue
-        if cue is not None and now_ns - cue.t_ns > self.cfg.cue_ttl_s * 1e9:
-            self.cue = cue = None
+        if cue is not None:
+            # A sound nobody was seen behind fades: its weight decays with age until it no longer counts.
+            age_s = (now_ns - cue.t_ns) / 1e9
+            if age_s > self.cfg.cue_ttl_s or cue.weight * math.exp(-age_s / self.cfg.cue_decay_s) < self.cfg.min_cue_weight:
+                self.note = f"sound at {cue.world_deg:.0f} deg faded: nobody seen there"
+                if cue.looked_since_ns is not None:      # we were looking right at it: that counts against it
+                    self.credibility.refute(cue.world_deg, now_ns)
+                self.cue = cue = None
         if cue is not None:
             person = self._person_near(cue.world_deg, now_ns)
             if person is not None:

@@ -278,3 +278,17 @@ def test_sound_heard_while_turning_uses_the_heading_at_capture(sim):
     s.run(3.0)
     assert s.moves()[-1].source == "sound"
     assert s.moves()[-1].target_deg == pytest.approx(-50.0, abs=1.0)
+
+
+def test_an_unconfirmed_sound_fades_with_time(sim):
+    s = sim()
+    s.room.shutter_closed = True                         # cannot turn now ...
+    s.run(0.5)
+    s.hear(120.0, confidence=0.6)
+    s.run(2.0)
+    assert s.policy.fusion.cue is not None
+    s.run(3.0)                                           # 0.6 x exp(-5/5) = 0.22 < 0.25: it no longer counts
+    assert s.policy.fusion.cue is None and "faded" in s.policy.fusion.note
+    s.room.shutter_closed = False                        # ... and once it could, the old sound is not chased
+    s.run(2.0)
+    assert s.moves() == []
