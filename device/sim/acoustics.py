@@ -56,21 +56,35 @@ def room_impulse_responses(room_dims_m, rt60_s: float, source_xyz, mic_xyz: np.n
     reverberant room is diffuse, so a sum of random plane waves with the right decay stands in for it.
     The direct path at 1 m has unit gain.
     """
+    early, tail = room_response_parts(room_dims_m, rt60_s, source_xyz, mic_xyz, mic_xyz, fs, seed)
+    return early + tail
+
+
+def room_response_parts(room_dims_m, rt60_s: float, source_xyz, points: np.ndarray, tail_points: np.ndarray,
+                        fs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The two halves of room_impulse_responses: the faded-out image-source part at `points` (P, L) and
+    the faded-in diffuse tail at `tail_points` (T, L).
+
+    A turning array needs the early part at every position it can take, but the diffuse tail only at
+    its own mics: the tail is statistically the same whichever way the array points, and making it
+    for hundreds of points would cost far more than the image sources.
+    """
     dims = np.asarray(room_dims_m, float)
     absorption, sabine_order = pra.inverse_sabine(rt60_s, dims)
     order = int(min(sabine_order, ISM_MAX_ORDER))
     room = pra.ShoeBox(dims, fs=fs, materials=pra.Material(absorption), max_order=order,
                        air_absorption=False)
     room.add_source(np.asarray(source_xyz, float))
-    room.add_microphone_array(np.asarray(mic_xyz, float).T)
+    room.add_microphone_array(np.asarray(points, float).T)
     room.compute_rir()
     length = int(rt60_s * fs)
-    early = np.zeros((len(mic_xyz), length))
+    early = np.zeros((len(points), length))
     for p, rir in enumerate(room.rir):
         r = np.asarray(rir[0])[:length]                          # pra: direct path has gain 1/r
         early[p, : len(r)] = r
+    tail = np.zeros((len(tail_points), length), np.float32)
     if order >= sabine_order:
-        return early.astype(np.float32)
+        return early.astype(np.float32), tail
     # time up to which all images of order <= `order` arrived: the image sphere is complete there
     t_cut = order * float(dims.min()) / SPEED_OF_SOUND_M_S
     n_cut = min(length - 1, int(t_cut * fs))
@@ -80,10 +94,10 @@ def room_impulse_responses(room_dims_m, rt60_s: float, source_xyz, mic_xyz: np.n
     seg_energy = np.mean(early[:, lo:hi] ** 2) if hi > lo else 0.0
     env_ref = np.mean(np.exp(-2 * decay * t[lo:hi])) if hi > lo else 1.0
     sigma = math.sqrt(seg_energy / env_ref) if env_ref > 0 else 0.0
-    tail = diffuse_field(mic_xyz, length, fs, np.random.default_rng(seed), TAIL_DIRECTIONS)
+    tail = diffuse_field(tail_points, length, fs, np.random.default_rng(seed), TAIL_DIRECTIONS)
     tail *= sigma * np.exp(-decay * t)[None, :]
     fade = np.clip((np.arange(length) - n_cut) / (0.01 * fs) + 0.5, 0.0, 1.0)
-    return ((1 - fade) * early + fade * tail).astype(np.float32)
+    return ((1 - fade) * early).astype(np.float32), (fade * tail).astype(np.float32)
 
 
 def diffuse_field(mic_xyz: np.ndarray, n: int, fs: int, rng: np.random.Generator, directions: int,
@@ -109,14 +123,17 @@ def diffuse_field(mic_xyz: np.ndarray, n: int, fs: int, rng: np.random.Generator
 
 
 class _Source:
-    """One point source: its signal on the scene timeline and its impulse responses on the heading grid."""
+    """One point source: its signal on the scene timeline, the early impulse responses on the heading
+    grid's positions and the diffuse tail at each mic."""
 
-    def __init__(self, signal: np.ndarray, start: int, rirs: np.ndarray, loop: bool = False):
+    def __init__(self, signal: np.ndarray, start: int, early: np.ndarray, tail: np.ndarray, loop: bool = False):
         self.signal = signal
         self.start = start
-        self.rirs = rirs                     # (positions, L)
+        self.early = early                   # (positions, L)
+        self.tail = tail                     # (mics, L)
+        self.length = early.shape[1]
         self.loop = loop
-        self._fft: dict[tuple[int, int], np.ndarray] = {}
+        self._fft: dict[tuple[str, int, int], np.ndarray] = {}
 
     def end(self) -> float:
         return math.inf if self.loop else self.start + len(self.signal)
@@ -131,11 +148,15 @@ class _Source:
         out[ok] = self.signal[idx[ok]]
         return out
 
-    def rir_fft(self, position: int, nfft: int) -> np.ndarray:
-        key = (position, nfft)
-        if key not in self._fft:
-            self._fft[key] = np.fft.rfft(self.rirs[position], nfft).astype(np.complex64)
-        return self._fft[key]
+    def response_fft(self, position: int, mic: int, nfft: int) -> np.ndarray:
+        """Spectrum of the whole response heard by `mic` standing at grid `position`."""
+        out = []
+        for part, i, table in (("e", position, self.early), ("t", mic, self.tail)):
+            key = (part, i, nfft)
+            if key not in self._fft:
+                self._fft[key] = np.fft.rfft(table[i], nfft).astype(np.complex64)
+            out.append(self._fft[key])
+        return out[0] + out[1]
 
 
 class AudioScene:
@@ -201,22 +222,24 @@ class AudioScene:
                              f"is outside the {self.dims[0]} x {self.dims[1]} x {self.dims[2]} m room")
         return xyz
 
-    def _rirs_for(self, src_xyz: np.ndarray) -> np.ndarray:
-        """Impulse responses from a source to every grid point, from the disk cache when possible."""
+    def _rirs_for(self, src_xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Early responses from a source to every grid point and the tail at each mic, from the disk cache when possible."""
         key = json.dumps({"dims": self.dims.round(4).tolist(), "rt60": self.rt60, "fs": self.fs,
                           "src": np.round(src_xyz, 4).tolist(), "pts": hashlib.sha1(
                               np.round(self.grid_points, 5).tobytes()).hexdigest(), "seed": self.seed,
-                          "order": ISM_MAX_ORDER, "tail": TAIL_DIRECTIONS})
-        path = self.cache_dir / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npy"
+                          "order": ISM_MAX_ORDER, "tail": TAIL_DIRECTIONS, "v": 2})
+        path = self.cache_dir / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npz"
         if path.exists():
-            return np.load(path)
-        rirs = room_impulse_responses(self.dims, self.rt60, src_xyz, self.grid_points, self.fs,
-                                      seed=self.seed)
+            with np.load(path) as z:
+                return z["early"], z["tail"]
+        mics = self.array.positions - self.array.center + self.center
+        early, tail = room_response_parts(self.dims, self.rt60, src_xyz, self.grid_points, mics, self.fs,
+                                          seed=self.seed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, rirs)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, early=early, tail=tail)
         os.replace(tmp, path)
-        return rirs
+        return early, tail
 
     # -- scene content ------------------------------------------------------------------------------
     def add_utterance(self, t_start_s: float, text: str, voice: str = "en-us", azimuth_world_deg: float = 0.0,
@@ -231,7 +254,7 @@ class AudioScene:
         x = synthesize(text, voice, self.fs) if signal is None else np.asarray(signal, np.float32)
         x = x * (10 ** (level_db / 20) / (np.sqrt(np.mean(x ** 2)) + 1e-12))
         start = int(round(t_start_s * self.fs))
-        self.sources.append(_Source(x.astype(np.float32), start, self._rirs_for(xyz)))
+        self.sources.append(_Source(x.astype(np.float32), start, *self._rirs_for(xyz)))
         return t_start_s, t_start_s + len(x) / self.fs
 
     def add_noise(self, spec: NoiseSpec | dict) -> None:
@@ -242,7 +265,7 @@ class AudioScene:
             xyz = self.world_to_room(spec.azimuth_world_deg, spec.distance_m, spec.height_m)
             prog = program_material(30.0, self.fs, seed=int(rng.integers(1 << 30)))
             prog *= gain / (np.sqrt(np.mean(prog ** 2)) + 1e-12)
-            self.sources.append(_Source(prog, 0, self._rirs_for(xyz), loop=True))
+            self.sources.append(_Source(prog, 0, *self._rirs_for(xyz), loop=True))
         elif spec.kind in ("babble", "white"):
             n = 10 * self.fs
             mics = self.array.positions - self.array.center
@@ -277,13 +300,13 @@ class AudioScene:
     def _render_at(self, start: int, n: int, h_idx: int) -> np.ndarray:
         out = np.zeros((n, self.array.n_mics), np.float32)
         for src in self.sources:
-            L = src.rirs.shape[1]
+            L = src.length
             if start + n <= src.start or start - L >= src.end():
                 continue
             seg = src.segment(start - L + 1, start + n)               # everything that still rings now
             nfft = 1 << int(math.ceil(math.log2(len(seg))))
             sf = np.fft.rfft(seg, nfft)
             for m, pos in enumerate(self.heading_table[h_idx]):
-                y = np.fft.irfft(sf * src.rir_fft(int(pos), nfft), nfft)
+                y = np.fft.irfft(sf * src.response_fft(int(pos), m, nfft), nfft)
                 out[:, m] += y[L - 1: L - 1 + n]
         return out
