@@ -199,8 +199,10 @@ class Fusion:
                 if aim is not None:
                     return Aim(aim.world_deg, aim.source, aim.distance_m, aim.tracks, fresh_cue=self._asks(cue),
                                detail=self.note)
-            elif heading is not None and view_ok and abs(diff(cue.world_deg, heading)) <= self.zones.hfov_deg / 2 - 3.0:
-                # The camera can see where the sound came from: only a person there makes it a target.
+            elif heading is not None and view_ok and \
+                    abs(diff(cue.world_deg, heading)) <= self.zones.hfov_deg / 2 - self.cfg.confirm_gate_deg:
+                # The camera sees all around where the sound came from (as far as a person confirming it
+                # could stand): only a person there makes it a target. Nearer the edge, turn and look.
                 if not still:
                     cue.looked_since_ns = None
                     self.note = f"sound at {cue.world_deg:.0f} deg in view: looking for a person there"
