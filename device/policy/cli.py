@@ -19,6 +19,8 @@ HELP = """examples:
   swivel motion rom done         (optionally 'rom min' / 'rom max' at each end; 'rom cancel')
   swivel motion state            what the policy is doing and why
   swivel motion away on|off      away mode: periodic pans, alerts when someone is seen
+
+exit status: 0 done; 1 refused or denied (the reason is printed); 2 usage error or no policy service
 """
 
 
