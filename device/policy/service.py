@@ -39,13 +39,25 @@ class PolicyService(Service):
         self.on("motor", "motor.state", lambda m: self.policy.on_motor(m, time.monotonic_ns()))
         self.api = MotionApi(self.policy, self.access, time.monotonic_ns, self.step, self.event)
         self.rpc = RpcServer(self.runtime_dir, self.api.handle, self.ctx)
-        self.loop.add_reader(self.rpc.sock, self.rpc.handle_ready)
+        self.loop.add_reader(self.rpc.sock, self._serve)
         self.loop.every(pc.tick_s, self.step)
         self._last_state: Optional[PolicyState] = None
         self._goal_sent_ns = 0
         self._last_holds: list[str] = []
         self.event("policy started", rom=rom.text(), rom_source=rom.source, state_file=str(self.state_path),
                    access=self.access.policy.origin, follow=self.policy.follow)
+
+    def _serve(self) -> None:
+        before = self.rpc.malformed
+        self.rpc.handle_ready()
+        if self.rpc.malformed != before:
+            self.event("motion API request malformed", logging.WARNING, count=self.rpc.malformed)
+
+    def log_stats(self) -> None:
+        super().log_stats()
+        api, rpc = getattr(self, "api", None), getattr(self, "rpc", None)
+        if api is not None and rpc is not None and (api.counts or rpc.malformed):
+            self.event("motion API stats", requests=dict(api.counts), malformed=rpc.malformed)
 
     # -- range of motion on disk ------------------------------------------------------------------
     def _load_rom(self) -> tuple[Rom, list[str]]:

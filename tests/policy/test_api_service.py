@@ -58,6 +58,7 @@ def test_malformed_and_invalid_requests_get_error_replies(harness):
     assert client.call(MotionRequest(op="get_state")).ok   # and the service is still fine
     h.run(0.2)
     assert '"msg": "motion API request invalid"' in h.logs()
+    assert '"msg": "motion API request malformed", "count": 2' in h.logs()
 
 
 def _call_as(uid: int, gid: int, runtime_dir, request: MotionRequest):
