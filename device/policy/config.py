@@ -111,6 +111,8 @@ class PolicyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     follow: bool = True                  # follow people at start (the API switches it)
     state_file: str = ""                 # ROM state; "" = $STATE_DIRECTORY, $XDG_STATE_HOME/swivel or /var/lib/swivel
     access_file: str = ""                # motion API access policy (TOML); "" = built-in default
+    api_socket_mode: Annotated[int, Meta(ge=0, le=0o777)] = 0o660   # motion.sock: who may connect at all
+                                         # (the group of the runtime directory); the access file decides the rest
     mute_pin: Optional[int] = 27         # mute button (pull-up, closes to ground); None = no button
     mute_active_low: bool = True
     mute_mode: Literal["switch", "toggle"] = "switch"   # switch: held/latched = muted; toggle: each press flips

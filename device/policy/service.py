@@ -39,6 +39,11 @@ class PolicyService(Service):
         self.on("motor", "motor.state", lambda m: self.policy.on_motor(m, time.monotonic_ns()))
         self.api = MotionApi(self.policy, self.access, time.monotonic_ns, self.step, self.event)
         self.rpc = RpcServer(self.runtime_dir, self.api.handle, self.ctx)
+        try:
+            # The service's umask would keep everyone else out; the access policy is what should decide.
+            os.chmod(self.runtime_dir / "motion.sock", pc.api_socket_mode)
+        except OSError as exc:
+            self.event("motion.sock mode not set", logging.WARNING, error=str(exc))
         self.loop.add_reader(self.rpc.sock, self._serve)
         self.loop.every(pc.tick_s, self.step)
         self._last_state: Optional[PolicyState] = None

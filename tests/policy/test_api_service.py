@@ -91,8 +91,9 @@ def _call_as(uid: int, gid: int, runtime_dir, request: MotionRequest):
 def test_another_uid_may_only_get_state(harness, runtime_dir):
     nobody = pwd.getpwnam("nobody")
     h = harness()
+    assert (runtime_dir / "motion.sock").stat().st_mode & 0o777 == 0o660   # policy.api_socket_mode
     os.chmod(runtime_dir, 0o755)
-    os.chmod(runtime_dir / "motion.sock", 0o777)       # let the other user reach the socket at all
+    os.chmod(runtime_dir / "motion.sock", 0o777)       # this test's user is not in the service's group
     turn = _call_as(nobody.pw_uid, nobody.pw_gid, runtime_dir, MotionRequest(op="turn", angle_deg=10.0))
     assert not turn["ok"]
     assert turn["error"].startswith(f"denied: uid {nobody.pw_uid} (nobody)") and "allowed: get_state" in turn["error"]
