@@ -1,5 +1,4 @@
-"""Fixtures of the policy tests: a small room (people, switches, a turntable that follows goals) and ways to drive
-the policy with it: directly (the pure core, simulated time) or through a real policy process and real sockets."""
+"""Policy test fixtures: a small room (people, switches, a goal-following turntable), driven in simulated time or over the bus."""
 from __future__ import annotations
 
 import os

@@ -1,5 +1,4 @@
-"""The motion API of the real policy process: allowed, denied and malformed requests, the `swivel motion` client,
-and the range of motion stored across restarts (or not storable, without a crash loop)."""
+"""The real policy's motion API: allowed, denied and malformed requests, the CLI, and the stored range of motion."""
 from __future__ import annotations
 
 import os

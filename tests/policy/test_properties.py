@@ -1,5 +1,4 @@
-"""Property tests on random input streams: goals stay inside the range and the limits, none while the shutter is
-closed, and a person standing still does not make the device fidget."""
+"""Hypothesis on random input streams: goals inside the range and limits, none with the shutter closed, no fidgeting."""
 from __future__ import annotations
 
 import random

@@ -1,5 +1,6 @@
-"""The real policy process on real sockets: this test plays motor, vision, ssl and the world, and checks what the
-policy sends on motor.goal, policy.state and policy.alert, one test per zone behaviour and per no-move rule."""
+"""The real policy process on real sockets, one test per zone behaviour and no-move rule, several people, away mode."""
+# This test process plays motor, vision, ssl and the world; the policy under test is its own process.
+
 from __future__ import annotations
 
 import time
