@@ -11,7 +11,7 @@ import pytest
 from device.bus.rpc import RpcClient
 from device.bus.schemas import MotionRequest
 
-from .conftest import REPO, reply
+from .conftest import REPO, Someone, reply
 
 
 def test_same_uid_may_turn_by_default_and_the_cli_says_what_happened(harness):
@@ -167,3 +167,24 @@ def test_bad_access_file_is_one_clear_line_at_start(tmp_path, runtime_dir, subpr
     assert last == (f"swivel: access policy {access} line 5: rule[0].ops: unknown op 'spin'; "
                     "known: turn, follow, pan, stop, set_rom, get_state, away or \"*\"")
     assert "Traceback" not in r.stderr
+
+
+def test_follow_off_pan_and_stop_through_the_api(harness):
+    h = harness()
+    assert not h.call(op="follow", enabled=False).state.follow
+    h.room.people[1] = Someone(0.0)
+    h.run(0.3)
+    h.room.people[1].world_deg = 28.0                   # motion zone, but following is off
+    h.run(0.8)
+    assert h.moves() == [] and h.state.decision == "follow is off"
+    rep = h.call(op="pan")
+    assert rep.ok
+    assert h.run_until(lambda h: h.state.mode == "panning" and h.room.moving, 2.0)
+    assert h.moves()[0].source == "pan" and h.moves()[0].target_deg == -150.0
+    h.run(0.3)
+    assert h.call(op="stop").ok
+    assert h.run_until(lambda h: h.goal.mode == "stop" and not h.room.moving, 1.0)
+    stopped = h.room.heading
+    h.run(0.5)
+    assert h.room.heading == stopped and h.state.mode != "panning"
+    assert h.call(op="follow", enabled=True).state.follow
