@@ -29,6 +29,7 @@ class PlantState:
     diag: bool             # DIAG line as the plant drives it
     lost_steps: int        # steps eaten by obstacles
     step_edges: int        # STEP rising edges seen (enabled or not)
+    mcu_resets: int        # MCU resets seen by the harness (watchdog or reset_mcu)
 
 
 class SimTurntable:
@@ -127,9 +128,9 @@ class SimTurntable:
             parts = line.split()
             if not parts:
                 continue
-            if parts[0] == "state" and len(parts) == 8:
+            if parts[0] == "state" and len(parts) == 9:
                 st = PlantState(float(parts[1]), float(parts[2]), int(parts[3]), parts[4] == "1",
-                                parts[5] == "1", int(parts[6]), int(parts[7]))
+                                parts[5] == "1", int(parts[6]), int(parts[7]), int(parts[8]))
                 with self._state_cv:
                     self._state = st
                     self._state_cv.notify_all()
@@ -212,6 +213,7 @@ class SimTurntable:
         st = self._state
         return {"angle_deg": st.angle_deg if st else None, "motor_steps": st.motor_steps if st else None,
                 "lost_steps": st.lost_steps if st else None, "sim_s": st.sim_s if st else None,
+                "mcu_resets": st.mcu_resets if st else None,
                 "crashed": self.crashed}
 
 

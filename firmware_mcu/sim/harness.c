@@ -53,6 +53,7 @@ static size_t in_len;
 static uint8_t out_buf[8192];
 static size_t out_len;
 static int quit_requested;
+static int reset_requested;
 static struct timespec wall_start;
 static avr_cycle_count_t cycle_start;
 static unsigned report_countdown;
@@ -60,6 +61,8 @@ static avr_irq_t *adc_irq, *diag_irq, *uart_in_irq;
 static int last_diag = -1;
 static unsigned last_mv = ~0u;
 static long step_edges;
+static long mcu_resets;                   /* resets seen (watchdog or command) */
+static avr_cycle_count_t last_tick_cycle; /* when service_tick last ran */
 static avr_cycle_count_t last_rx_cycle;   /* when the last host byte entered the UART */
 static avr_cycle_count_t isr_entry;
 static char stdin_line[512];
@@ -159,9 +162,11 @@ static void pump_uart_in(void)
 
 static void report_state(void)
 {
-    printf("state %.6f %.4f %ld %d %d %ld %ld\n", sim_seconds(), plant.table_deg, plant.motor_steps,
-           en_high ? 0 : 1, plant_diag(&plant, sim_seconds()) ? 1 : 0, plant.lost_steps, step_edges);
+    printf("state %.6f %.4f %ld %d %d %ld %ld %ld\n", sim_seconds(), plant.table_deg, plant.motor_steps,
+           en_high ? 0 : 1, plant_diag(&plant, sim_seconds()) ? 1 : 0, plant.lost_steps, step_edges, mcu_resets);
 }
+
+static avr_cycle_count_t service_tick(avr_t *a, avr_cycle_count_t when, void *param);
 
 static void handle_command(char *line)
 {
@@ -184,10 +189,7 @@ static void handle_command(char *line)
         update_inputs();
         printf("ok set_angle\n");
     } else if (!strcmp(cmd, "reset")) {
-        avr_reset(avr);
-        last_mv = ~0u;
-        last_diag = -1;
-        update_inputs();
+        reset_requested = 1;            /* not from inside a cycle timer: avr_reset clears their list */
         printf("ok reset\n");
     } else if (!strcmp(cmd, "sync")) {
         if (steplog) fflush(steplog);
@@ -232,6 +234,7 @@ static void pump_stdin(void)
 static avr_cycle_count_t service_tick(avr_t *a, avr_cycle_count_t when, void *param)
 {
     (void)param;
+    last_tick_cycle = a->cycle;
     plant_advance(&plant, sim_seconds());
     update_inputs();
     flush_uart_out();
@@ -378,8 +381,29 @@ int main(int argc, char **argv)
     /* ISR probe: entry at the vector's first word, exit at its last (reti). Word addresses in simavr are bytes. */
     avr_flashaddr_t isr_first = opt.isr_addr, isr_last = opt.isr_addr + opt.isr_size - 2;
     int state = cpu_Running;
+    unsigned long runs = 0;
     while (!quit_requested) {
         state = avr_run(avr);
+        if (reset_requested) {
+            reset_requested = 0;
+            avr_cycle_count_t now = avr->cycle;
+            avr_reset(avr);
+            if (avr->cycle < now) {
+                avr->cycle = now;       /* simulated time keeps running through a reset */
+            }
+            mcu_resets++;
+            last_mv = ~0u;
+            last_diag = -1;
+            update_inputs();
+            last_tick_cycle = avr->cycle;
+            avr_cycle_timer_register_usec(avr, POLL_US, service_tick, NULL);
+        }
+        /* A reset of the MCU (watchdog, or the `reset` command) clears every cycle timer, ours too. */
+        if ((++runs & 0xFFF) == 0 && avr->cycle - last_tick_cycle > 4ull * avr->frequency / (1000000 / POLL_US)) {
+            mcu_resets++;
+            last_tick_cycle = avr->cycle;
+            avr_cycle_timer_register_usec(avr, POLL_US, service_tick, NULL);
+        }
         if (state == cpu_Done || state == cpu_Crashed) {
             break;
         }

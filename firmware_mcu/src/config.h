@@ -35,13 +35,22 @@
 #define CDEG_PER_STEP 5L          /* centidegrees per step */
 #define SENSOR_COUNTS 1024L       /* 10-bit ADC over one AS5600 turn (magnet on the turntable axis) */
 
-/* ---- Hardware limits (the firmware never exceeds these, whatever the host asks) ---- */
+/* ---- Hardware limits (the firmware never exceeds these, whatever the host asks) ----
+ * Overridable only so the step-rate benchmark can build a variant that probes past them. */
+#ifndef HW_VMAX_CDEG_S
 #define HW_VMAX_CDEG_S 18000L     /* 180 deg/s */
+#endif
+#ifndef HW_AMAX_CDEG_S2
 #define HW_AMAX_CDEG_S2 36000L    /* 360 deg/s^2 */
+#endif
 #define HW_AMIN_CDEG_S2 500L      /* 5 deg/s^2: below this the first step would take too long */
 #define HW_VMIN_CDEG_S 100L       /* 1 deg/s */
+#ifndef HW_MIN_CDEG
 #define HW_MIN_CDEG (-18000L)     /* cable wrap: -180 .. +180 degrees */
+#endif
+#ifndef HW_MAX_CDEG
 #define HW_MAX_CDEG 18000L
+#endif
 #define DEFAULT_VMAX_CDEG_S 9000L /* calm defaults until the host sets limits */
 #define DEFAULT_AMAX_CDEG_S2 18000L
 

@@ -133,13 +133,13 @@ void hal_step_timer_start(uint16_t ticks)
 {
     TCCR1B = 0;
     TCNT1 = 0;
-    OCR1A = ticks;
+    OCR1A = ticks - 1u;                     /* CTC period is OCR1A + 1 counts */
     TIFR1 = _BV(OCF1A);
     TIMSK1 |= _BV(OCIE1A);
     TCCR1B = _BV(WGM12) | _BV(CS11);       /* CTC on OCR1A, /8 -> 2 MHz */
 }
 
-void hal_step_timer_set(uint16_t ticks) { OCR1A = ticks; }
+void hal_step_timer_set(uint16_t ticks) { OCR1A = ticks - 1u; }
 
 void hal_step_timer_stop(void)
 {

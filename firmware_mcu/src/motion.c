@@ -173,7 +173,9 @@ bool motion_fill(void)
 {
     bool planned = false;
     step_cmd_t cmd;
-    while (stepper_wants_more() && planner_next(&planner, &cmd)) {
+    /* A few steps per call: if the planner cannot keep up with the requested rate, steps come late
+     * (the queue runs dry) but serial, supervision and the watchdog keep being served. */
+    for (uint8_t n = 0; n < 4 && stepper_wants_more() && planner_next(&planner, &cmd); n++) {
         stepper_push(&cmd);
         planned = true;
     }

@@ -12,6 +12,17 @@ void planner_init(planner_t *p, int32_t pos)
     p->vmax = 1.0f;
     p->amax = 1.0f;
     p->carry = 0.0f;
+    p->vmax2 = 1.0f;
+    p->cruise_ticks = (float)STEP_TIMER_HZ;
+    p->brake_steps = 1;
+}
+
+/* Constants of the cruise fast path: per goal, not per step (float division costs ~500 cycles on AVR). */
+static void prepare_cruise(planner_t *p)
+{
+    p->vmax2 = p->vmax * p->vmax;
+    p->cruise_ticks = (float)STEP_TIMER_HZ / p->vmax;
+    p->brake_steps = (int32_t)ceilf(p->vmax2 / (2.0f * p->amax));
 }
 
 void planner_set_goal(planner_t *p, int32_t target, float vmax, float amax)
@@ -19,6 +30,7 @@ void planner_set_goal(planner_t *p, int32_t target, float vmax, float amax)
     p->target = target;
     p->vmax = vmax;
     p->amax = amax;
+    prepare_cruise(p);
 }
 
 void planner_stop(planner_t *p, float amax)
@@ -28,6 +40,7 @@ void planner_stop(planner_t *p, float amax)
         amax = p->amax;     /* never brake more gently than the move was planned for */
     }
     p->amax = amax;
+    prepare_cruise(p);
     /* Steps needed to brake: v^2/2a, rounded up so the decel never exceeds amax. */
     int32_t n = (int32_t)ceilf(speed * speed / (2.0f * amax) - 1e-4f);
     if (n < 0) {
@@ -50,6 +63,16 @@ bool planner_next(planner_t *p, step_cmd_t *out)
     }
     int8_t s = speed > 0.0f ? (p->v > 0 ? 1 : -1) : (d > 0 ? 1 : -1);
     int32_t rem = d * s;                 /* steps left along the present direction */
+    if (rem > 0 && p->v2 == p->vmax2 && rem - 1 >= p->brake_steps) {
+        /* Cruise: same speed as the last step and far from the braking point; no float division. */
+        float t = p->cruise_ticks + p->carry;
+        uint32_t ticks = (uint32_t)(t + 0.5f);
+        p->carry = t - (float)ticks;
+        p->pos += s;
+        out->ticks = ticks;
+        out->dir = s;
+        return true;
+    }
     float a2 = 2.0f * p->amax;
     float v2 = p->v2;
     float brake2 = v2 - a2;              /* slowest allowed after one step */
@@ -76,18 +99,18 @@ bool planner_next(planner_t *p, step_cmd_t *out)
         vn2 = 0.0f;
     }
     float vn = (vn2 == v2) ? speed : sqrtf(vn2);
-    float dt;
+    float t;
     if (speed + vn > 0.0f) {
-        dt = 2.0f / (speed + vn);        /* uniform acceleration over one step */
+        t = (2.0f * (float)STEP_TIMER_HZ) / (speed + vn);   /* uniform acceleration over one step */
     } else {
         /* A single step from rest: accelerate half a step, brake half a step. */
-        dt = 2.0f / sqrtf(p->amax);
-        float slow = 2.0f / p->vmax;
-        if (slow > dt) {
-            dt = slow;
+        t = (2.0f * (float)STEP_TIMER_HZ) / sqrtf(p->amax);
+        float slow = (2.0f * (float)STEP_TIMER_HZ) / p->vmax;
+        if (slow > t) {
+            t = slow;
         }
     }
-    float t = dt * (float)STEP_TIMER_HZ + p->carry;
+    t += p->carry;
     uint32_t ticks = (uint32_t)(t + 0.5f);
     p->carry = t - (float)ticks;
     if (ticks < STEP_MIN_TICKS) {

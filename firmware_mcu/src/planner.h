@@ -17,6 +17,9 @@ typedef struct {
     float vmax;         /* steps/s */
     float amax;         /* steps/s^2 */
     float carry;        /* rounding remainder (ticks) so step times never drift */
+    float vmax2;        /* vmax^2, exactly as the step loop computes it */
+    float cruise_ticks; /* interval at vmax */
+    int32_t brake_steps; /* steps needed to stop from vmax, rounded up */
 } planner_t;
 
 void planner_init(planner_t *p, int32_t pos);

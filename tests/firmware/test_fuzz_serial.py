@@ -83,6 +83,7 @@ def test_fuzzed_frames_never_crash_or_move_and_are_counted(sim, link):
     assert tel.mcu_ms > t_start and tel.fault != Fault.WATCHDOG
     assert not tel.flags & (Flags.MOVING | Flags.ENABLED)
     assert sim.step_edges() == [] and sim.state().motor_steps == 0
+    assert sim.state().mcu_resets == 0
     # Every kind of rejection was counted.
     after = link.status()
     assert after.rx_crc_errors > before.rx_crc_errors

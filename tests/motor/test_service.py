@@ -130,6 +130,19 @@ def test_stall_and_manual_turn_are_reported(sim, rig):
     assert rig.states[-1][1].manual
 
 
+def test_mcu_restart_is_detected_and_the_heading_survives_it(sim, rig):
+    rig.send(target_deg=-30.0, max_speed_dps=90.0, max_accel_dps2=180.0)
+    rig.spin(3.0, until=lambda s: s.goal_seq == rig.seq and not s.moving and abs(s.heading_deg + 30) < 0.1)
+    sim.reset_mcu()
+    rig.spin(2.0, until=lambda s: rig.svc.mcu_resets_seen >= 1 and s.homed and s.link_ok)
+    assert rig.svc.mcu_resets_seen == 1 and sim.state().mcu_resets == 1
+    last = rig.states[-1][1]
+    assert last.homed and abs(last.heading_deg + 30.0) < 0.5    # the absolute sensor says where it is
+    rig.send(target_deg=0.0, max_speed_dps=90.0, max_accel_dps2=180.0)
+    rig.spin(3.0, until=lambda s: s.goal_seq == rig.seq and not s.moving and abs(s.heading_deg) < 0.1)
+    assert abs(sim.angle_deg()) < 360 / 1024      # after a restart the position is good to one sensor count
+
+
 def test_status_led_and_reset_line(sim, rig):
     led = Device.pin_factory.pin(rig.svc.mc.status_led_pin)
     reset = Device.pin_factory.pin(rig.svc.mc.reset_pin)
