@@ -80,7 +80,7 @@ class Stack:
     def check_alive(self) -> None:
         for name, proc in self.procs.items():
             code = proc.poll()
-            if code is not None and name != "world":
+            if code is not None and (name != "world" or code != 0):
                 raise UserError(f"service {name} exited with code {code}; its log: "
                                 f"{self.logs_dir / (name + '.log')}\n{self.tail(name)}")
 
@@ -91,27 +91,29 @@ class Stack:
             return ""
 
     def world_done(self) -> bool:
+        """The world writes its ground truth when the scenario ends (or it died, which check_alive reports)."""
         proc = self.procs.get("world")
-        return proc is not None and proc.poll() is not None
+        return (self.runtime_dir / "world-truth.json").exists() or (proc is not None and proc.poll() is not None)
 
     def stop(self, timeout_s: float = 10.0) -> dict[str, int | None]:
-        """SIGTERM in reverse start order (motor last, so it parks the turntable), then SIGKILL stragglers."""
-        order = ["world", *reversed(START_ORDER)]
-        for name in order:
-            proc = self.procs.get(name)
-            if proc and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
+        """SIGTERM the services in reverse start order (the motor last, so it parks the turntable), then
+        the world that simulates the turntable; SIGKILL whatever does not stop in time."""
         codes = {}
-        for name in order:
-            proc = self.procs.get(name)
-            if not proc:
-                continue
-            try:
-                codes[name] = proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[name] = proc.wait()
+        for group in ([*reversed(START_ORDER)], ["world"]):
+            for name in group:
+                proc = self.procs.get(name)
+                if proc and proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            for name in group:
+                proc = self.procs.get(name)
+                if not proc:
+                    continue
+                try:
+                    codes[name] = proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    codes[name] = proc.wait()
         return codes
 
 

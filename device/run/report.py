@@ -112,7 +112,8 @@ def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, i
         "time_to_face_s": {"per_event": faced, "median": float(np.median(faced)) if faced else None},
         "peak_speed_dps": round(motion["peak_speed_dps"], 2),
         "peak_accel_dps2": round(motion["peak_accel_dps2"], 2),
-        "holds_seen": sorted({h for p in policy_states for h in p.holds}),
+        # Only once the scenario clock runs: before that, peers are still starting and holds are expected.
+        "holds_seen": sorted({h for p in policy_states if p.t_ns >= t0 for h in p.holds}),
         "final_heading_deg": round(motor_states[-1].heading_deg, 2) if motor_states else None,
         "doa_estimates": [{"t_s": round((d.t_ns - t0) / 1e9, 3) if t0 else None,
                            "azimuth_device_deg": d.azimuth_deg, "heading_deg": d.heading_deg,

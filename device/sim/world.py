@@ -215,8 +215,17 @@ def main(argv=None) -> int:
     # Tell the launcher we are about to start the clock (it waits for the MCU pty to appear).
     try:
         world.run(args.duration or sc.duration_s, stop)
-    finally:
         world.write_truth()
+        # The scenario is over, but the turntable keeps existing until we are told to stop, so the
+        # motor service can park it and shut down cleanly rather than lose its MCU mid-sentence.
+        while not stop[0]:
+            world.pub.publish("sim.world", world.truth(args.duration or sc.duration_s, world.turntable.angle_deg()))
+            world.pub.tick()
+            world.wake_pub.tick()
+            time.sleep(WORLD_PERIOD_S)
+    finally:
+        if not (Path(args.runtime_dir) / "world-truth.json").exists():
+            world.write_truth()
         world.close()
         log_event(log, "world stopped")
     return 0
