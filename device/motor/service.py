@@ -169,9 +169,11 @@ class MotorService(Service):
             self.stall_since_s = None
         if connected and self.worker.idle() and now - self.worker.last_sent_s > self.mc.keepalive_s:
             self.worker.submit(Command("ping"))          # the MCU stops by itself after 250 ms of silence
-        # A silent MCU (hung, brown-out, or its USB link gone) gets a reset pulse, at most every 5 s.
+        # A silent MCU (hung, brown-out, or its USB link gone after talking) gets a reset pulse, at most
+        # every 5 s. A port that never opened is a missing board (or a simulator not started yet), not a hang.
         silent_s = min(self.link.telemetry_age_s(), now - self.started)
-        if silent_s > self.mc.telemetry_timeout_s and now - self.last_reset_s > 5.0:
+        if ((connected or self.telemetry is not None) and silent_s > self.mc.telemetry_timeout_s
+                and now - self.last_reset_s > 5.0):
             self.pulse_reset()
         self._update_led()
 
