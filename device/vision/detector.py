@@ -76,7 +76,8 @@ def suppress_duplicates(boxes: list[tuple[tuple, float, object]]) -> list[tuple[
     """Keep the best-scoring of boxes that overlap (the same face seen in the full frame and a tile)."""
     kept: list[tuple[tuple, float, object]] = []
     for item in sorted(boxes, key=lambda b: -b[1]):
-        if all(iou(item[0], k[0]) < 0.3 and not contains_centre(k[0], item[0]) for k in kept):
+        if all(iou(item[0], k[0]) < 0.3 and not contains_centre(k[0], item[0])
+               and not contains_centre(item[0], k[0]) for k in kept):
             kept.append(item)
     return kept
 
@@ -122,7 +123,8 @@ class Detector:
                 view.fill(0)
         return suppress_duplicates(found)
 
-    def describe_face(self, rgb: np.ndarray, box, score: float, keypoints=None) -> Optional[Observation]:
+    def describe_face(self, rgb: np.ndarray, box, score: float, keypoints=None,
+                      try_mesh: bool = True) -> Optional[Observation]:
         """Face mesh on a crop around a face box: landmarks, head pose, engagement, eye span.
 
         With the detector's keypoints a face the mesh cannot fit is still reported (eye keypoints
@@ -132,14 +134,23 @@ class Detector:
         side = MESH_CROP_SCALE * max(box[2] - box[0], box[3] - box[1])
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         x0, y0 = cx - side / 2, cy - side / 2
-        scale = MESH_CROP_PX / side
-        # An affine warp crops, scales and pads (faces at the image edge) in one step.
-        m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
-        cv2.warpAffine(rgb, m, (MESH_CROP_PX, MESH_CROP_PX), dst=self._crop, flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        result = self.mesh.process(self._crop)
-        self._crop.fill(0)
-        if keypoints is None and not result.multi_face_landmarks:
+        landmarks = None
+        if try_mesh:
+            scale = MESH_CROP_PX / side
+            # An affine warp crops, scales and pads (faces at the image edge) in one step.
+            m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
+            cv2.warpAffine(rgb, m, (MESH_CROP_PX, MESH_CROP_PX), dst=self._crop, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            found = self.mesh.process(self._crop).multi_face_landmarks
+            self._crop.fill(0)
+            landmarks = found[0].landmark if found else None
+            if landmarks is not None:
+                # The crop is twice the face: the mesh may have fitted a neighbour's face instead.
+                nose = landmarks[g.MESH_NOSE_TIP]
+                u, v = x0 + nose.x * side, y0 + nose.y * side
+                if not (box[0] <= u <= box[2] and box[1] <= v <= box[3]):
+                    landmarks = None
+        if keypoints is None and landmarks is None:
             return None
         if keypoints is None:
             keypoints = [((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)] * 2
@@ -147,15 +158,19 @@ class Detector:
         obs = Observation("face", score, (rex + lex) / 2, (rey + ley) / 2, tuple(box),
                           span_px=math.hypot(lex - rex, ley - rey), span_m=g.PUPIL_SPAN_M,
                           engagement=0.5)
-        if not result.multi_face_landmarks:
+        if landmarks is None:
             # The mesh gives up on strongly turned faces; the detector's nose and eyes still tell yaw.
             if len(keypoints) >= 3:
                 obs.yaw_deg = g.yaw_from_keypoints(keypoints[0], keypoints[1], keypoints[2])
                 obs.engagement = g.engagement_from_pose(obs.yaw_deg, 0.0)
+                # Position: from the eyes back to the head's turning axis, as for the mesh.
+                yaw = math.radians(obs.yaw_deg)
+                obs.span_px = obs.span_px / max(math.cos(yaw), 0.3)      # undo the eyes' foreshortening
+                behind_px = g.HEAD_AXIS_BEHIND_EYES_M * obs.span_px / g.PUPIL_SPAN_M
+                obs.head_u -= math.sin(yaw) * behind_px
             obs.landmarks = [(x / w, y / h) for x, y in keypoints]
             return obs
-        lm = result.multi_face_landmarks[0].landmark
-        pts = np.array([(p.x, p.y, p.z) for p in lm], np.float64) * side
+        pts = np.array([(p.x, p.y, p.z) for p in landmarks], np.float64) * side
         pts[:, 0] += x0
         pts[:, 1] += y0
         yaw, pitch = g.head_pose_from_mesh(pts)

@@ -49,6 +49,22 @@ class FramePipeline:
         u, v = self._lost[(self.detect_index // 2) % len(self._lost)]
         return min(self.tiles, key=lambda t: abs((t.x0 + t.x1) / 2 - u) + abs((t.y0 + t.y1) / 2 - v))
 
+    def _find_again(self, rgb: np.ndarray, box) -> Optional[Observation]:
+        """A followed face the mesh could not fit (turned far, half hidden): look for it with the
+        full-range detector in a window three times its size around where it was."""
+        h, w = rgb.shape[:2]
+        side = 3.0 * max(box[2] - box[0], box[3] - box[1], 32.0)
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        window = Region("follow", max(0, int(cx - side / 2)), max(0, int(cy - side / 2)),
+                        min(w, int(cx + side / 2)), min(h, int(cy + side / 2)))
+        if window.x1 - window.x0 < 16 or window.y1 - window.y0 < 16:
+            return None
+        found = [f for f in self.detector.find_faces(rgb, [window]) if iou(f[0], box) > 0.2]
+        if not found:
+            return None
+        best_box, score, kps = max(found, key=lambda f: iou(f[0], box))
+        return self.detector.describe_face(rgb, best_box, score, kps, try_mesh=False)
+
     def process(self, bgr: np.ndarray, followed: Iterable[tuple[tuple, float]] = (),
                 heading_change_deg: float = 0.0) -> list[tuple[PersonEstimate, tuple]]:
         """People in this frame with their pixel boxes. `followed`: (box, score) of tracked faces.
@@ -84,6 +100,8 @@ class FramePipeline:
         self._lost = []
         for box, score, kps in boxes:
             obs = self.detector.describe_face(rgb, box, score, kps)
+            if obs is None:
+                obs = self._find_again(rgb, box)
             if obs is not None:
                 observations.append(obs)
             else:
