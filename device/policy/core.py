@@ -205,7 +205,7 @@ class Policy:
             out.append(Hold("motor_fault", "no word from the motor yet"))
         elif now_ns - self.motor_recv_ns > r.motor_timeout_s * 1e9:
             out.append(Hold("motor_fault", f"motor silent over {r.motor_timeout_s:g} s"))
-        elif m.fault:
+        elif m.fault and not m.fault.startswith("stall"):   # a stall is the stall rule's business
             out.append(Hold("motor_fault", f"motor fault: {m.fault}"[:200]))
         elif not m.link_ok:
             out.append(Hold("motor_fault", "motor controller link down"))
@@ -214,19 +214,18 @@ class Policy:
         if m is not None and m.manual:
             out.append(Hold("hand_turn", "being turned by hand"))
         self.stall.expire(now_ns)
-        if m is not None and m.stalled:
-            out.append(Hold("stall", "motor stalled (obstacle)"))
-        elif self.stall.active:
+        if self.stall.active:
             out.append(Hold("stall", self.stall.describe()[:200]))
+        elif m is not None and m.stalled:
+            out.append(Hold("stall", "motor stalled (obstacle)"))
         out += self.timed.active(now_ns)
         return ordered(out)
 
     def _blocking(self, holds: list[Hold], api: bool) -> list[Hold]:
-        """Holds that stop a move outright (the directional stall memory is checked per target)."""
-        m = self.motor
+        """Holds that stop a move outright (a stall only blocks its side: checked per target)."""
         out = []
         for h in holds:
-            if h.name == "stall" and not (m is not None and m.stalled):
+            if h.name == "stall":
                 continue
             if api and h.name in AUTONOMOUS_ONLY:
                 continue
@@ -373,6 +372,11 @@ class Policy:
             # standing that the motor might resume once the rule ends.
             self.task = None
             return Intent("stop", "hold", "hold: " + "; ".join(f"{x.name}: {x.reason}" for x in hard), source="hold")
+        g = self.goal
+        if g is not None and g.mode == "move" and self.stall.active and self.stall.blocks(g.target_deg, h):
+            # Just bumped into something: do not leave a goal standing that pushes on into it.
+            self.task = None
+            return Intent("stop", "hold", "hold: stall: " + self.stall.describe(), source="hold")
         task = self.task
         if task == "stop":
             if self.goal is not None and self.goal.mode == "stop" and not m.moving:

@@ -72,7 +72,8 @@ def check_writable(path: Path) -> Optional[str]:
     hint = "(set policy.state_file, or STATE_DIRECTORY)"
     blocking = next((p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), None)
     if blocking is not None:
-        return f"range of motion cannot be stored in {path.parent}: {blocking} is not a directory {hint}"
+        what = "it" if blocking == path.parent else str(blocking)
+        return f"range of motion cannot be stored in {path.parent}: {what} is not a directory {hint}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".rom-probe-"):

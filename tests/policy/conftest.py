@@ -54,10 +54,14 @@ class Room:
     obstacle_at: Optional[float] = None   # the turntable stalls when it reaches this heading going up
     limit_at: Optional[float] = None      # the motor's own limit: it stops there going up, without a stall
     report_seq: bool = True               # whether motor.state echoes the goal sequence number
+    _last_seq: int = -1
 
     def advance(self, dt: float) -> None:
         g = self.goal
         self.moving, self.velocity = False, 0.0
+        if g is not None and g.mode == "move" and g.seq != self._last_seq and self.stalled:
+            self.stalled = False             # like the firmware: a new move goal clears the stall flag
+        self._last_seq = g.seq if g is not None else -1
         if g is None or g.mode != "move" or self.manual or self.stalled:
             return
         err = g.target_deg - self.heading
@@ -75,8 +79,9 @@ class Room:
         self.moving, self.velocity = True, (g.max_speed_dps if err > 0 else -g.max_speed_dps)
 
     def motor_state(self, t_ns: int) -> MotorState:
+        fault = self.fault or ("stall: driver StallGuard (DIAG) tripped" if self.stalled else None)
         return MotorState(t_ns=t_ns, heading_deg=round(self.heading, 3), velocity_dps=self.velocity,
-                          moving=self.moving, stalled=self.stalled, manual=self.manual, fault=self.fault,
+                          moving=self.moving, stalled=self.stalled, manual=self.manual, fault=fault,
                           goal_seq=self.goal.seq if self.goal and self.report_seq else -1)
 
     def visible(self) -> dict[int, float]:

@@ -140,7 +140,7 @@ def test_unwritable_state_file_degrades_instead_of_crashing(harness, tmp_path):
     assert rep.ok and rep.state.rom_max_deg == 50.0                  # applied for this run ...
     assert any("applied but not stored" in n for n in rep.state.notes)  # ... and says it is not stored
     assert h.run_until(lambda h: h.heartbeat is not None and h.heartbeat.state == "degraded", 2.0)
-    assert h.heartbeat.detail.startswith(f"range of motion cannot be stored in {blocker}: {blocker} is not a directory")
+    assert h.heartbeat.detail.startswith(f"range of motion cannot be stored in {blocker}: it is not a directory")
     h.run(0.5)
     assert h.proc.poll() is None
 

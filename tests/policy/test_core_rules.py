@@ -129,8 +129,7 @@ def test_stall_blocks_that_side_until_cleared(sim):
     s.run(2.0)
     assert s.room.stalled and s.room.heading == 40.0
     assert s.goals[-1].mode == "stop" and "stall" in s.state.holds
-    s.room.stalled = False                               # the motor recovers from the stall itself
-    s.step()
+    assert "motor_fault" not in s.state.holds            # the motor's "stall: ..." fault is this rule's
     assert "not driving that way again" in _reason(s.state, "stall")
     with pytest.raises(CommandError, match="stall"):
         s.policy.cmd_turn(60.0, s.t)
@@ -138,8 +137,10 @@ def test_stall_blocks_that_side_until_cleared(sim):
     s.hear(70.0)
     s.run(2.0)
     assert s.room.heading == 40.0
-    s.policy.cmd_turn(0.0, s.t)                          # the other way is fine
+    assert s.room.stalled                                # the motor still reports it ...
+    s.policy.cmd_turn(0.0, s.t)                          # ... but the other way is fine
     assert s.run_until(lambda s: abs(s.room.heading) < 1.0, 2.0)
+    assert not s.room.stalled and "stall" in s.state.holds   # the flag went with the new move; the memory stays
     s.room.manual = True                                 # a hand turn clears it
     s.step()
     s.room.manual = False

@@ -141,8 +141,7 @@ def test_stall_blocks_that_side(harness):
     h.run(0.3)
     assert h.call(op="turn", angle_deg=80.0).ok
     assert h.run_until(lambda h: h.goal.mode == "stop" and "stall" in h.state.holds, 3.0)
-    assert h.room.heading == 40.0
-    h.room.stalled = False
+    assert h.room.heading == 40.0 and "motor_fault" not in h.state.holds
     h.run(0.3)
     reply = h.call(op="turn", angle_deg=70.0)
     assert not reply.ok and "stall" in reply.error
