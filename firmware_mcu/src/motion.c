@@ -26,6 +26,7 @@ static uint32_t still_since_ms;
 static int32_t still_ref_cdeg;
 static uint8_t diag_ms;
 static bool synced;             /* commanded position taken from the sensor at boot */
+static uint8_t glitch_run;      /* consecutive implausible sensor readings */
 
 static int32_t cdeg_to_steps(int32_t cdeg)
 {
@@ -71,6 +72,9 @@ const motion_counters_t *motion_counters(void) { return &counters; }
 
 uint8_t motion_move(int32_t target_cdeg, uint16_t vmax, uint16_t amax)
 {
+    if (fault == FAULT_SENSOR) {
+        return ACK_REJECTED;        /* blind: no moves until the sensor reads sanely and the host clears it */
+    }
     move_request_t r = limits_clamp_move(&limits, target_cdeg, vmax, amax);
     if (manual) {
         manual = false;             /* the host takes over again from where the hand left it */
@@ -157,6 +161,9 @@ uint8_t motion_home(void)
 
 uint8_t motion_clear_fault(void)
 {
+    if (glitch_run >= 20) {
+        return ACK_REJECTED;        /* the sensor is still unreadable */
+    }
     stalled = false;
     fault = FAULT_NONE;
     limits_clear_obstacles(&limits);
@@ -227,11 +234,21 @@ static void supervise_manual(uint32_t now_ms, int32_t meas_cdeg, int32_t cmd_cde
 
 void motion_tick(uint32_t now_ms, bool have_raw, uint16_t raw, bool diag)
 {
+    bool moving = motion_moving();
     if (have_raw && !sensor_update(&sensor, raw)) {
         counters.sensor_glitches++;
         have_raw = false;
+        /* One wild reading is noise; 20 ms of them is a missing magnet or a broken wire. Without the
+         * sensor there is no stall detection, so brake and report rather than keep going blind. */
+        if (++glitch_run >= 20 && fault != FAULT_SENSOR) {
+            fault = FAULT_SENSOR;
+            if (moving) {
+                planner_stop(&planner, planner.amax);
+            }
+        }
+    } else if (have_raw) {
+        glitch_run = 0;
     }
-    bool moving = motion_moving();
 
     if ((uint32_t)(now_ms - last_host_ms) > HOST_TIMEOUT_MS && !host_timeout) {
         host_timeout = true;            /* the Pi went quiet: brake to rest with the move's decel */

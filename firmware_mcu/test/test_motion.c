@@ -128,5 +128,15 @@ int main(void)
     CHECK(!host_driver_on);
     run_ms(700);
     CHECK(!(flags_now() & FLAG_MANUAL) && host_driver_on);
+    /* A sensor that reads garbage: fault, and moves are refused until it reads sanely again. */
+    for (int i = 0; i < 40; i++) {
+        host_millis++;
+        motion_tick(host_millis, true, (uint16_t)((host_adc + 300 + (i % 2) * 300) & 1023), false);
+    }
+    CHECK(motion_fault() && (flags_now() & FLAG_FAULT));
+    CHECK(motion_move(0, 0, 0) == ACK_REJECTED);
+    CHECK(motion_clear_fault() == ACK_REJECTED);
+    run_ms(30);                                   /* sane readings again */
+    CHECK(motion_clear_fault() == ACK_OK && !motion_fault());
     DONE("motion");
 }
