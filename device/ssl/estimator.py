@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.fft
 
 from .geometry import ArrayGeometry
 
@@ -28,6 +29,7 @@ class EstimatorParams:
     min_separation_deg: float = 60.0 # two candidates closer than this are one source
     ambiguous_ratio: float = 0.8     # second map peak at >= this share of the first's power: ambiguous
     ambiguous_vote: float = 0.25     # or: the second direction wins this many frames per frame of the first
+    ambiguous_min_power: float = 0.1 # ...and stands this high in the summed map (scattered noise votes do not)
     rom_keep_ratio: float = 0.6      # best in-ROM peak must reach this share of the overall best
     max_candidates: int = 4
     min_candidate_power: float = 0.15  # weaker peaks are side lobes, not worth listing
@@ -106,9 +108,9 @@ class SrpPhatEstimator:
             steer.append(np.exp(1j * tdoa[:, :, None] * self.omega[None, None, :]).astype(np.complex64))
         self.steering = np.stack(steer)                                       # (E, A, Q, K)
         # frame-by-frame maps for the talker vote: GCC-PHAT of each pair read at each direction's lag
-        self.vote_nfft = p.frame * 4
+        self.vote_nfft = p.frame * 2                                          # lags in half samples
         d = geometry.far_field_delays(self.grid, p.vote_elevation_deg)
-        lag = (d[:, self.pairs[:, 0]] - d[:, self.pairs[:, 1]]) * fs * 4
+        lag = (d[:, self.pairs[:, 0]] - d[:, self.pairs[:, 1]]) * fs * 2
         self.vote_lag = np.round(lag).astype(int) % self.vote_nfft           # (A, Q)
         self.vote_near = (angular_distance(self.grid[:, None], self.grid[None, :]) <= p.vote_width_deg).astype(float)
         self.onset_alpha = float(np.exp(-p.hop / (p.onset_memory_s * fs)))
@@ -124,7 +126,7 @@ class SrpPhatEstimator:
         starts = np.arange(0, n - p.frame + 1, p.hop)
         idx = starts[:, None] + np.arange(p.frame)[None, :]
         frames = x[idx] * self.window[None, :, None]                          # (T, N, M)
-        spec = np.fft.rfft(frames, axis=1)[:, self.bins, :]                   # (T, K, M)
+        spec = scipy.fft.rfft(frames, axis=1)[:, self.bins, :]                # (T, K, M), float32 maths
         return np.ascontiguousarray(spec.transpose(0, 2, 1)).astype(np.complex64)
 
     def weights(self, spec: np.ndarray) -> np.ndarray:
@@ -164,21 +166,25 @@ class SrpPhatEstimator:
             return np.zeros(len(self.grid))
         voters = np.flatnonzero(fw >= p.vote_min_share * np.median(fw[speech]))
         hist = np.zeros(len(self.grid))
-        q = np.arange(len(self.pairs))[None, :]
         for lo in range(0, len(voters), 64):
             f = voters[lo: lo + 64]
             full = np.zeros((len(f), len(self.pairs), self.vote_nfft // 2 + 1), np.complex64)
             full[:, :, self.bins] = cs[f] / (fw[f][:, None, None] + 1e-12)
-            gcc = np.fft.irfft(full, self.vote_nfft, axis=-1)                 # (F, Q, nfft)
-            maps = gcc[:, q, self.vote_lag].sum(axis=-1)                      # (F, A)
+            gcc = scipy.fft.irfft(full, self.vote_nfft, axis=-1)              # (F, Q, nfft) float32
+            maps = gcc[:, 0, self.vote_lag[:, 0]]                             # (F, A)
+            for k in range(1, len(self.pairs)):
+                maps += gcc[:, k, self.vote_lag[:, k]]
             peak = np.argmax(maps, axis=1)
-            # coherence: the peak against what one clean plane wave would give (all pairs in phase)
-            ideal = np.zeros((len(f), self.vote_nfft // 2 + 1), np.float32)
-            ideal[:, self.bins] = w[f] / (fw[f][:, None] + 1e-12)
-            coherence = maps[np.arange(len(f)), peak] / (len(self.pairs) * np.fft.irfft(ideal, self.vote_nfft)[:, 0] + 1e-12)
+            vote = fw[f]
+            if p.vote_coherence_power:
+                # coherence: the peak against what one clean plane wave would give (all pairs in phase)
+                ideal = np.zeros((len(f), self.vote_nfft // 2 + 1), np.float32)
+                ideal[:, self.bins] = w[f] / (fw[f][:, None] + 1e-12)
+                ideal_peak = len(self.pairs) * scipy.fft.irfft(ideal, self.vote_nfft)[:, 0] + 1e-12
+                vote = vote * np.clip(maps[np.arange(len(f)), peak] / ideal_peak, 0.0, 1.0) ** p.vote_coherence_power
             if turn is not None:
                 peak = (peak + np.round(turn[f] / p.grid_deg).astype(int)) % len(self.grid)
-            np.add.at(hist, peak, fw[f] * np.clip(coherence, 0.0, 1.0) ** p.vote_coherence_power)
+            np.add.at(hist, peak, vote)
         return hist / (hist.sum() + 1e-12)
 
     def srp(self, g: np.ndarray) -> np.ndarray:
@@ -262,7 +268,7 @@ class SrpPhatEstimator:
         if first > 0 and np.any(far & (mass > 0)):
             rival_i = int(np.argmax(np.where(far, mass, -1.0)))
             rival_az, rival_share = float(self.grid[rival_i]), float(mass[rival_i]) / first
-            if rival_share >= p.ambiguous_vote:
+            if rival_share >= p.ambiguous_vote and energy[rival_i] >= p.ambiguous_min_power:
                 ambiguous = True
                 if all(angular_distance(rival_az, k[0]) >= p.min_separation_deg for k in kept):
                     kept.insert(1, (rival_az, float(max(energy[rival_i], 0.0))))
