@@ -179,6 +179,8 @@ class AudioScene:
         self.rt60 = float(rt60_s)
         self.array = array
         self.fs = int(fs or array.sample_rate)
+        if len(device_xy_m) == 3:                                   # (x, y, z): the height comes with it
+            device_height_m = device_xy_m[2]
         self.center = np.array([device_xy_m[0], device_xy_m[1], device_height_m], float)
         if not self._inside(self.center, 0.2):
             raise ValueError(f"device at {device_xy_m} is not inside the {dims[0]} x {dims[1]} m room")
