@@ -55,6 +55,7 @@ static size_t out_len;
 static int quit_requested;
 static int reset_requested;
 static struct timespec wall_start;
+static double pacing_slip;               /* seconds of lag forgiven so far */
 static avr_cycle_count_t cycle_start;
 static unsigned report_countdown;
 static avr_irq_t *adc_irq, *diag_irq, *uart_in_irq;
@@ -247,7 +248,13 @@ static avr_cycle_count_t service_tick(avr_t *a, avr_cycle_count_t when, void *pa
     }
     if (opt.speed > 0) {
         /* Ahead of the wall clock: wait, but wake at once for serial input so replies stay prompt. */
-        double ahead = (double)(a->cycle - cycle_start) / a->frequency / opt.speed - wall_seconds();
+        double ahead = (double)(a->cycle - cycle_start) / a->frequency / opt.speed - wall_seconds() + pacing_slip;
+        if (ahead < -0.02) {
+            /* Fell behind (the machine was busy): let the lag go instead of racing to catch up, which
+             * would stretch the host's real-time gaps into long simulated silences. */
+            pacing_slip -= ahead;
+            ahead = 0.0;
+        }
         if (ahead > 0.0002) {
             struct pollfd pfd = {.fd = pty_master, .events = POLLIN};
             struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(ahead * 1e9)};
