@@ -75,6 +75,49 @@ def event_figures(speech: list[dict], motor_states, policy_states, run_end_ns: i
     return out
 
 
+def move_spans(motor_states) -> list[tuple]:
+    """(start message, end message) of every move seen in motor.state."""
+    msgs = sorted(motor_states, key=lambda m: m.t_ns)
+    spans, start = [], None
+    for prev, m in zip(msgs, msgs[1:]):
+        if m.moving and not prev.moving:
+            start = prev
+        elif prev.moving and not m.moving and start is not None:
+            spans.append((start, m))
+            start = None
+    return spans
+
+
+def unnecessary_moves(scenario, cfg, motor_states, t0: int) -> int:
+    """Moves whose target, the person faced when the move ended, already stood in the dead zone when it began."""
+    from ..policy.zones import edges
+    from ..sim.scenario import person_at
+    if not scenario.person or not t0:
+        return 0
+    count = 0
+    for begin, end in move_spans(motor_states):
+        t_begin, t_end = (begin.t_ns - t0) / 1e9, (end.t_ns - t0) / 1e9
+        target = min(scenario.person,
+                     key=lambda p: abs(wrap(person_at(p, t_end).azimuth_deg - end.heading_deg)))
+        where = person_at(target, t_begin)
+        if abs(wrap(begin.heading_deg - where.azimuth_deg)) <= edges(cfg.policy.zones, where.distance_m).dead_deg:
+            count += 1
+    return count
+
+
+def decision_log(policy_states, t0: int) -> list[dict]:
+    """Each change of what the policy decided and why (republications of the same state are skipped)."""
+    out, last = [], None
+    for p in sorted(policy_states, key=lambda m: m.t_ns):
+        key = (p.mode, p.decision, p.reason, tuple(p.holds))
+        if key != last:
+            last = key
+            out.append({"t_s": round((p.t_ns - t0) / 1e9, 3) if t0 else None, "mode": p.mode, "zone": p.zone,
+                        "decision": p.decision, "reason": p.reason, "holds": list(p.holds),
+                        "target_deg": p.target_deg})
+    return out
+
+
 def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, interrupted: bool,
                  dropped: dict) -> dict:
     motor_states = timeline.get("motor.state", [])
@@ -86,18 +129,7 @@ def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, i
     run_end = max(ends)
     motion = motion_figures(motor_states)
     minutes = max((run_end - t0) / 60e9, 1e-9) if t0 else None
-    # An unnecessary move starts while someone already stands inside the dead zone of the screen.
-    dead_half = float(getattr(cfg.policy, "dead_zone_deg", 16.0)) / 2
-    unnecessary = 0
-    for s in motion["move_starts_ns"]:
-        h = heading_at(sorted(motor_states, key=lambda m: m.t_ns), s - 1)
-        if h is None:
-            continue
-        people_az = [p["path"][0]["azimuth_deg"] for p in truth.get("people", [])]
-        talking = [e for e in speech if e["start_ns"] - 5e9 <= s <= e["end_ns"] + 10e9]
-        targets = [e["azimuth_deg"] for e in talking] or people_az
-        if targets and min(abs(wrap(h - a)) for a in targets) <= dead_half:
-            unnecessary += 1
+    unnecessary = unnecessary_moves(scenario, cfg, motor_states, t0)
     events = event_figures(speech, motor_states, policy_states, run_end)
     faced = [e["faced_after_end_s"] for e in events if e["faced_after_end_s"] is not None]
     return {
@@ -119,6 +151,7 @@ def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, i
                            "azimuth_device_deg": d.azimuth_deg, "heading_deg": d.heading_deg,
                            "confidence": round(d.confidence, 3), "ambiguous": d.ambiguous}
                           for d in doas],
+        "decisions": decision_log(policy_states, t0),
         "messages": {k: len(v) for k, v in timeline.items()},
         "dropped": dropped,
         "exit_codes": exit_codes,
