@@ -167,7 +167,7 @@ class SslStream:
 
     `push(t_ns, block)` returns the VAD-triggered estimates it finished; `localize(start_ns, end_ns)`
     answers a wake event from the ring buffer. Heading samples (`heading.add`) let every estimate be
-    expressed in the device frame at the end of its span, even when the device turned meanwhile.
+    expressed in the device frame at the middle of its span, even when the device turned meanwhile.
     """
 
     def __init__(self, geometry: ArrayGeometry, ring_s: float = 12.0, preroll_s: float = 0.3,
@@ -213,18 +213,19 @@ class SslStream:
         idx = np.arange(lo, b) % self.ring.size
         audio = self.ring.data[idx]
         start_ns, end_ns = self.ring.time_of(a), self.ring.time_of(b)
-        heading_end = self.heading.at(end_ns)
+        # the answer refers to the middle of the utterance: that is the heading the policy converts with
+        ref_heading = self.heading.at((start_ns + end_ns) // 2)
         turn = None
-        if heading_end is not None:
+        if ref_heading is not None:
             centers = self.estimator.frame_centers(b - lo)
             frame_ns = np.array([self.ring.time_of(lo + int(c)) for c in centers], float)
-            turn = np.asarray(self.heading.at(frame_ns)) - heading_end
+            turn = np.asarray(self.heading.at(frame_ns)) - ref_heading
         rom = None
         if self.rom_world is not None:
-            h = heading_end if heading_end is not None else 0.0
+            h = ref_heading if ref_heading is not None else 0.0
             rom = (self.rom_world[0] - h, self.rom_world[1] - h) if self.rom_world[1] - self.rom_world[0] < 360 else None
         result = self.estimator.locate(audio, rom=rom, frame_turn_deg=turn)
-        heading = None if heading_end is None else float(wrap_deg(heading_end))
+        heading = None if ref_heading is None else float(wrap_deg(ref_heading))
         return Estimate(result, start_ns, end_ns, heading, trigger)
 
 
