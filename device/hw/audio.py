@@ -1,6 +1,8 @@
 """Audio input: the mic array through PyAudio on the device, or the simulated world's `sim.audio` wire."""
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import time
 from pathlib import Path
@@ -11,6 +13,24 @@ import numpy as np
 from ..errors import UserError
 
 Block = tuple[int, np.ndarray]          # (capture time of the first sample in ns, samples (n, channels) float32)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence C-level writes to stderr (fd 2) for the duration."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 class AudioInput:
@@ -40,7 +60,8 @@ class PyAudioInput(AudioInput):
             import pyaudio
         except ImportError:
             raise UserError("audio backend 'pyaudio' needs the pyaudio package (pip install pyaudio)") from None
-        self._pa = pyaudio.PyAudio()
+        with _quiet_stderr():                  # PortAudio probes ALSA/JACK and prints pages of noise
+            self._pa = pyaudio.PyAudio()
         try:
             index, info = self._find(device)
             if int(info["maxInputChannels"]) < channels:
