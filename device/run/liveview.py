@@ -38,7 +38,8 @@ class LiveView:
         if doa and doa.azimuth_deg is not None:
             marks[doa.azimuth_deg + (doa.heading_deg if doa.heading_deg is not None else heading)] = "~"
         marks[heading] = "^"
-        out = [f"Swivel  scenario: {self.scenario.name}   t = {t:6.1f} s   (Ctrl-C stops)",
+        clock = f"t = {world.scenario_time_s:6.1f} s" if world else "starting"
+        out = [f"Swivel  scenario: {self.scenario.name}   {clock}   (Ctrl-C stops)",
                "",
                "world  -180" + " " * (WIDTH // 2 - 9) + "0" + " " * (WIDTH // 2 - 4) + "180",
                "       " + _strip(marks) + "    ^ screen  P person  S speaking  ~ sound",

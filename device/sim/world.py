@@ -62,9 +62,11 @@ class World:
         self.turntable = SimTurntable(runtime_dir, fast_plant=fast_plant)
 
     # -- scenario timeline ---------------------------------------------------------------------------
-    def _schedule_speech(self) -> None:
+    def _schedule_speech(self, duration_s: float) -> None:
         wake = self.sc.wake_word.lower()
         for s in sorted(self.sc.speech, key=lambda s: s.t):
+            if s.t >= duration_s:              # a shortened run never reaches it
+                continue
             spec = self.sc.person_by_id(s.person)
             where = person_at(spec, s.t)
             start_s, end_s = self.audio.add_utterance(s.t, s.text, s.voice, where.azimuth_deg,
@@ -143,7 +145,7 @@ class World:
         if wait_services:
             self.wait_for_services(stop_flag)
         self.t0_ns = time.monotonic_ns()
-        self._schedule_speech()
+        self._schedule_speech(duration_s)
         events = sorted(self.sc.event, key=lambda e: e.t)
         wakes = sorted(self._pending_wakes, key=lambda w: w[0])
         block_s = AUDIO_BLOCK / self.fs
