@@ -30,7 +30,8 @@ class VisionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     linger_s: float = 5.0            # stay at active_fps this long after the last person left
     # Detection and tracking.
     min_face_score: float = 0.6
-    confirm_hits: int = 3            # detections in a row before a track becomes a person
+    confirm_hits: int = 3            # detections before a track becomes a person...
+    confirm_span_s: float = 0.4      # ...or two this far apart (the pose model runs only now and then)
     max_missed_s: float = 1.0        # a track survives misses this long, keeping its id
     gate_deg: float = 8.0            # association gate in world azimuth
     fast_turn_dps: float = 45.0      # detections while turning faster than this are discounted

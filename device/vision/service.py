@@ -33,7 +33,8 @@ class VisionService(Service):
         with native_stderr_silenced():
             self.detector = Detector(min_face_score=vc.min_face_score)
         self.pipeline = FramePipeline(self.detector, self.model, pose_every=vc.pose_every)
-        self.tracker = Tracker(confirm_hits=vc.confirm_hits, max_missed_s=vc.max_missed_s,
+        self.tracker = Tracker(confirm_hits=vc.confirm_hits, confirm_span_s=vc.confirm_span_s,
+                               max_missed_s=vc.max_missed_s,
                                gate_deg=vc.gate_deg, fast_turn_dps=vc.fast_turn_dps)
         self.rate = FrameRate(vc.idle_fps, vc.active_fps, vc.wake_boost_s, vc.linger_s)
         self.shutter = ShutterSwitch(vc.shutter_pin, vc.shutter_active_low)

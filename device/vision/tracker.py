@@ -30,8 +30,9 @@ class Track:
 class Tracker:
     """Greedy nearest-neighbour association in world azimuth, with confirmation and coasting.
 
-    - A track becomes a person after `confirm_hits` matched frames (ephemeral false positives from
-      blur or a glimpse of a poster never get that far).
+    - A track becomes a person after `confirm_hits` matched frames, or after two sightings at least
+      `confirm_span_s` apart (the pose model runs only every few frames): ephemeral false positives
+      from blur or a passing glimpse never get that far.
     - While the device turns faster than `fast_turn_dps`, detections only refresh tracks that are
       already confirmed, at reduced confidence, and cannot start or confirm a track: motion blur and
       rolling shutter make those frames unreliable.
@@ -39,8 +40,9 @@ class Tracker:
     """
 
     def __init__(self, confirm_hits: int = 3, max_missed_s: float = 1.0, gate_deg: float = 8.0,
-                 fast_turn_dps: float = 45.0, smoothing: float = 0.5):
+                 fast_turn_dps: float = 45.0, smoothing: float = 0.5, confirm_span_s: float = 0.4):
         self.confirm_hits, self.max_missed_ns = confirm_hits, int(max_missed_s * 1e9)
+        self.confirm_span_ns = int(confirm_span_s * 1e9)
         self.gate_deg, self.fast_turn_dps, self.smoothing = gate_deg, fast_turn_dps, smoothing
         self.tracks: list[Track] = []
         self._ids = itertools.count(1)
@@ -97,4 +99,5 @@ class Tracker:
         track.last_ns = t_ns
         if not fast:
             track.hits += 1
-            track.confirmed = track.confirmed or track.hits >= self.confirm_hits
+            track.confirmed = (track.confirmed or track.hits >= self.confirm_hits
+                               or (track.hits >= 2 and t_ns - track.first_ns >= self.confirm_span_ns))

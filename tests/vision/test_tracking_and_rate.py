@@ -26,6 +26,15 @@ def test_a_one_frame_glimpse_never_becomes_a_person():
     assert tr.tracks == []
 
 
+def test_two_sightings_half_a_second_apart_make_a_person():
+    """The pose model sees someone only every 8th frame: persistence in time counts, not frame count."""
+    tr = Tracker(confirm_hits=3, confirm_span_s=0.4, max_missed_s=1.0)
+    assert tr.update(0, seen_at(-3.0), 0.0) == []
+    for i in range(1, 8):
+        assert tr.update(i * 66 * MS, [], 0.0) == []
+    assert len(tr.update(8 * 66 * MS, seen_at(-3.2), 0.0)) == 1
+
+
 def test_tracks_keep_their_id_through_short_misses_and_lose_it_after_long_ones():
     tr = Tracker(confirm_hits=2, max_missed_s=1.0)
     tr.update(0, seen_at(0.0), 0.0)
