@@ -24,6 +24,7 @@ class LinkError(RuntimeError):
 class LinkCounters:
     tx_frames: int = 0
     rx_frames: int = 0
+    rx_telemetry: int = 0
     rx_crc_errors: int = 0
     rx_format_errors: int = 0
     rx_bad_payload: int = 0
@@ -185,6 +186,7 @@ class MotorLink:
                 except ValueError:
                     self.counters.rx_bad_payload += 1
                     continue
+                self.counters.rx_telemetry += 1
                 self.telemetry, self.telemetry_at = t, time.monotonic()
                 if self.on_telemetry:
                     self.on_telemetry(t)

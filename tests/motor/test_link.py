@@ -9,14 +9,15 @@ from device.sim.turntable import SimTurntable
 def test_commands_are_acknowledged_and_telemetry_streams_at_50hz(sim, link):
     assert link.set_limits(-90, 90, 120, 240) == AckResult.OK
     assert link.move(30, 60, 120) == AckResult.OK
-    n0, t0 = link.counters.rx_frames, time.monotonic()
-    deadline = t0 + 1.5
+    n0, ms0 = link.counters.rx_telemetry, link.telemetry.mcu_ms
+    deadline = time.monotonic() + 1.5
     while time.monotonic() < deadline:
         link.ping(b"hi")
         time.sleep(0.05)
     assert not link.telemetry.flags & Flags.MOVING and abs(link.telemetry.position_deg - 30) < 0.05
-    rate = (link.counters.rx_frames - n0) / (time.monotonic() - t0)
-    assert rate >= 50, rate                                  # telemetry plus replies
+    # Rate against the MCU's own clock, so a busy machine slowing the simulation does not matter.
+    rate = (link.counters.rx_telemetry - n0) / ((link.telemetry.mcu_ms - ms0) / 1000)
+    assert rate >= 49, rate
     assert link.counters.timeouts == 0 and link.counters.rx_crc_errors == 0
 
 
@@ -30,19 +31,16 @@ def test_retransmitted_command_is_executed_once(sim, link):
     assert link.counters.stale_replies >= 2                   # ACKs nobody waited for are counted
 
 
-def test_lost_replies_are_retransmitted(sim):
-    # An ack timeout shorter than the line's round trip makes every first try look lost.
-    slow = MotorLink(str(sim.pty_link), ack_timeout_s=0.001, retries=300).start()
-    try:
-        assert slow.wait_connected(2.0) and slow.wait_telemetry(2.0)
-        assert slow.move(10, 30, 60) in (AckResult.OK, AckResult.CLAMPED)
-        assert slow.counters.retransmits >= 1
-        slow.ack_timeout_s = 0.2
-        st = slow.status()
-        assert st.rx_duplicates >= 1                          # the MCU saw the same seq again and did not re-run it
-        assert slow.counters.stale_replies >= 1               # the ACKs of the extra copies are counted
-    finally:
-        slow.close()
+def test_a_lost_command_is_retransmitted(sim, link):
+    # Bytes without a delimiter in front of the frame make the MCU discard that first copy as garbage
+    # (as line noise would); no ACK comes, so the link must send the frame again.
+    before = link.status()
+    link.write_raw(b"\x55\x13\x77")
+    assert link.move(10, 30, 60) == AckResult.OK
+    assert link.counters.retransmits >= 1
+    after = link.status()
+    assert after.rx_crc_errors + after.rx_format_errors > before.rx_crc_errors + before.rx_format_errors
+    assert after.rx_duplicates == before.rx_duplicates      # the first copy was never executed
 
 
 def test_link_reconnects_when_the_simulator_restarts(firmware_built, tmp_path):
