@@ -183,6 +183,10 @@ class SimTurntable:
     def add_obstacle(self, world_deg: float) -> None:
         self._command(f"obstacle {float(world_deg):.4f}")
 
+    def set_stallguard(self, enabled: bool) -> None:
+        """Off: the driver's DIAG line never rises, so only the angle sensor can notice a stall."""
+        self._command(f"diag {1 if enabled else 0}")
+
     def clear_obstacles(self) -> None:
         self._command("clear")
 

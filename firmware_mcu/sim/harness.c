@@ -179,6 +179,9 @@ static void handle_command(char *line)
     }
     if (!strcmp(cmd, "obstacle") && n == 2) {
         printf(plant_add_obstacle(&plant, a) ? "ok obstacle\n" : "error too many obstacles\n");
+    } else if (!strcmp(cmd, "diag") && n == 2) {
+        plant.diag_enabled = a != 0;
+        printf("ok diag\n");
     } else if (!strcmp(cmd, "clear")) {
         plant_clear_obstacles(&plant);
         printf("ok clear\n");

@@ -17,6 +17,7 @@ void plant_init(plant_t *p, double deg_per_step)
     p->push_until_s = 0.0;
     p->last_s = 0.0;
     p->last_step_s = -1.0;
+    p->diag_enabled = true;
 }
 
 /* Would moving from a to b cross (or push into) an obstacle? Returns it through *at. */
@@ -102,5 +103,5 @@ unsigned plant_sensor_mv(const plant_t *p, unsigned vdd_mv)
 
 bool plant_diag(const plant_t *p, double now_s)
 {
-    return p->lost_run >= DIAG_LOST_STEPS && now_s - p->last_step_s < 0.005;
+    return p->diag_enabled && p->lost_run >= DIAG_LOST_STEPS && now_s - p->last_step_s < 0.005;
 }

@@ -18,6 +18,7 @@ typedef struct {
     double push_until_s;
     double last_s;
     double last_step_s;         /* time of the last STEP edge */
+    bool diag_enabled;          /* StallGuard configured (off: only the angle sensor can tell) */
 } plant_t;
 
 void plant_init(plant_t *p, double deg_per_step);
