@@ -19,8 +19,10 @@ BcmPin = Annotated[int, Meta(ge=0, le=27)]
 
 class MotorConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     log_level: str = "info"
-    # Serial link to the MCU. "sim" means the simulator's pty at <runtime_dir>/mcu.pty.
-    port: str = "sim"
+    # Serial link to the MCU: "sim" = the simulator's pty at <runtime_dir>/mcu.pty (what `swivel run`
+    # forces), "serial" = the device at `port` (the Pi's UART, or the Nano's USB serial /dev/ttyUSB0).
+    serial_backend: Literal["sim", "serial"] = "sim"
+    port: str = "/dev/serial0"
     baud: Annotated[int, Meta(gt=0)] = 250000
     ack_timeout_s: Positive = 0.05       # wait this long for an ACK before retransmitting
     retries: Annotated[int, Meta(ge=0, le=20)] = 4

@@ -18,12 +18,9 @@ from .goals import Command, GoalFilter
 from .link import LinkError, MotorLink
 from .protocol import AckResult, Fault, Flags, Telemetry
 
-SIM_PORT = "sim"
-
-
 def resolve_port(mc: MotorConfig, runtime_dir: Path) -> str:
-    """"sim" is the simulator's pty symlink in the runtime directory; anything else is a device path."""
-    return str(Path(runtime_dir) / "mcu.pty") if mc.port == SIM_PORT else mc.port
+    """The simulator's pty symlink in the runtime directory, or the configured device."""
+    return str(Path(runtime_dir) / "mcu.pty") if mc.serial_backend == "sim" else mc.port
 
 
 class CommandWorker:

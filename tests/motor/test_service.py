@@ -156,7 +156,7 @@ def test_status_led_and_reset_line(sim, rig):
 
 def test_swivel_service_motor_runs_as_its_own_process(sim, tmp_path):
     cfg_path = tmp_path / "swivel.toml"
-    cfg_path.write_text('[motor]\nport = "sim"\n[gpio]\nbackend = "mock"\n')
+    cfg_path.write_text('[motor]\nserial_backend = "sim"\nport = "/dev/does-not-exist"\n[gpio]\nbackend = "mock"\n')
     env = dict(os.environ, SWIVEL_RUNTIME_DIR=str(tmp_path))
     proc = subprocess.Popen([sys.executable, "-m", "device", "--config", str(cfg_path), "service", "motor"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
