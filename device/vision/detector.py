@@ -99,6 +99,15 @@ class Detector:
         self.min_face_score = min_face_score
         self._crop = np.zeros((MESH_CROP_PX, MESH_CROP_PX, 3), np.uint8)   # reused, scrubbed after use
 
+    def warm_up(self) -> None:
+        """Run every graph once on a blank image: mediapipe starts its calculators (and prints its
+        start-up chatter) on the first frame, so do it while the caller silences stderr."""
+        blank = np.zeros((128, 128, 3), np.uint8)
+        self.face.process(blank)
+        self.mesh.process(self._crop)
+        if self.pose is not None:
+            self.pose.process(blank)
+
     def close(self) -> None:
         for m in (self.face, self.mesh, self.pose):
             if m is not None:

@@ -32,6 +32,7 @@ class VisionService(Service):
         self.model = CameraModel.from_config(vc)
         with native_stderr_silenced():
             self.detector = Detector(min_face_score=vc.min_face_score)
+            self.detector.warm_up()
         self.pipeline = FramePipeline(self.detector, self.model, pose_every=vc.pose_every)
         self.tracker = Tracker(confirm_hits=vc.confirm_hits, confirm_span_s=vc.confirm_span_s,
                                max_missed_s=vc.max_missed_s,
