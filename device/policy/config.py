@@ -107,7 +107,7 @@ class AwayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class PolicyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"   # debug: every decision and goal
     follow: bool = True                  # follow people at start (the API switches it)
     state_file: str = ""                 # ROM state; "" = $STATE_DIRECTORY, $XDG_STATE_HOME/swivel or /var/lib/swivel
     access_file: str = ""                # motion API access policy (TOML); "" = built-in default

@@ -162,7 +162,15 @@ class Fusion:
         if weight < self.cfg.min_cue_weight:
             self.note = f"ignoring sound at {chosen:.0f} deg: nobody was seen there (weight {weight:.2f})"
             return SoundVerdict(False, reason=self.note)
-        self.cue = SoundCue(world_deg=chosen, t_ns=t_ns, weight=weight, trigger=trigger)
+        cue = SoundCue(world_deg=chosen, t_ns=t_ns, weight=weight, trigger=trigger)
+        if self.cue is not None and self._asks(self.cue) and not self._asks(cue):
+            # Plain speech right after a wake word (ssl reports both for one utterance) must not
+            # replace the wake word's cue: it may only tell who is speaking.
+            person = self._person_near(chosen, now_ns)
+            if person is not None:
+                self.spoke[person.track_id] = t_ns
+            return SoundVerdict(True)
+        self.cue = cue
         self.note = f"sound at {chosen:.0f} deg (weight {weight:.2f})"
         return SoundVerdict(True)
 

@@ -27,6 +27,8 @@ class PolicyService(Service):
 
     def setup(self) -> None:
         pc = self.cfg.policy
+        root = logging.getLogger()                              # the more verbose of [bus] and [policy]
+        root.setLevel(min(root.level, logging.getLevelName(pc.log_level.upper())))
         now = time.monotonic_ns()
         self.state_path = rom_store.resolve_state_path(pc.state_file)
         rom, notes = self._load_rom()
@@ -49,6 +51,7 @@ class PolicyService(Service):
         self._last_state: Optional[PolicyState] = None
         self._goal_sent_ns = 0
         self._last_holds: list[str] = []
+        self._last_decision = ""
         self.event("policy started", rom=rom.text(), rom_source=rom.source, state_file=str(self.state_path),
                    access=self.access.policy.origin, follow=self.policy.follow)
 
@@ -157,6 +160,10 @@ class PolicyService(Service):
             self.pub.publish("policy.alert", alert)
             self.event("away alert: person seen", logging.WARNING, bearing=alert.bearing_deg, track=alert.track_id)
         state = out.state
+        if state.decision != self._last_decision:
+            self.event("decision", logging.DEBUG, mode=state.mode, decision=state.decision, zone=state.zone,
+                       target=state.target_deg, heading=state.heading_deg)
+            self._last_decision = state.decision
         if state.holds != self._last_holds:
             self.event("holds", holds=state.holds, reasons=state.hold_reasons)
             self._last_holds = list(state.holds)

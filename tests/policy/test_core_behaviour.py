@@ -292,3 +292,18 @@ def test_an_unconfirmed_sound_fades_with_time(sim):
     s.room.shutter_closed = False                        # ... and once it could, the old sound is not chased
     s.run(2.0)
     assert s.moves() == []
+
+
+def test_speech_estimate_after_a_wake_word_does_not_cancel_the_turn(sim):
+    """ssl reports a wake-word estimate and then a plain-speech one for the same utterance."""
+    s = sim()
+    s.room.people[1] = Someone(-60.0)
+    s.room.people[2] = Someone(110.0)
+    s.room.heading = -60.0
+    s.run(1.0)
+    s.hear(109.0)
+    s.run(0.3)
+    s.hear(108.0, trigger="vad")
+    s.run(4.0)
+    assert s.room.heading == pytest.approx(110.0, abs=1.0)
+    assert [g.target_deg for g in s.moves()][0] == 109.0 and len(s.moves()) <= 2
