@@ -251,3 +251,16 @@ def test_stop_order_motor_last(nested):
     for s in PRESENT:
         st = nested.show(f"swivel-{s}.service", "ActiveState", "Result")
         assert st == {"ActiveState": "inactive", "Result": "success"}, (s, st)
+
+
+def test_uninstall_under_systemd(nested):
+    """`make uninstall` on the running system: services stopped, units and venv gone, config and state kept."""
+    nested.sh("systemctl", "start", "swivel.target")
+    for s in PRESENT:
+        nested.wait(f"swivel-{s}.service", lambda p: p["SubState"] == "running", 90, "running again")
+    out = nested.sh("bash", str(REPO / "tools" / "uninstall.sh"), timeout=120)
+    assert "kept /etc/swivel" in out
+    assert nested.sh("systemctl", "list-unit-files", "--no-legend", "swivel*", check=False).strip() == ""
+    assert nested.sh("pgrep", "-u", "swivel", check=False).strip() == ""
+    assert nested.sh("sh", "-c", "test ! -e /opt/swivel && test ! -e /etc/systemd/system/swivel.target "
+                                 "&& test -f /etc/swivel/swivel.toml && test -d /var/lib/swivel && echo ok").strip() == "ok"
