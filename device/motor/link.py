@@ -63,6 +63,9 @@ class MotorLink:
         self.counters = LinkCounters()
         self.telemetry: Optional[Telemetry] = None
         self.telemetry_at: float = 0.0          # time.monotonic() of the last telemetry frame
+        self.telemetry_t_ns: int = 0            # its capture time on the host's monotonic clock (see below)
+        self._clock_offset: Optional[int] = None
+        self._last_mcu_ms = -1
         self._ser: Optional[serial.Serial] = None
         self._target: Optional[str] = None
         self._decoder = FrameDecoder()
@@ -187,6 +190,7 @@ class MotorLink:
                     self.counters.rx_bad_payload += 1
                     continue
                 self.counters.rx_telemetry += 1
+                self.telemetry_t_ns = self._capture_time_ns(t.mcu_ms, time.monotonic_ns())
                 self.telemetry, self.telemetry_at = t, time.monotonic()
                 if self.on_telemetry:
                     self.on_telemetry(t)
@@ -198,6 +202,25 @@ class MotorLink:
                     continue
                 p.reply = f
                 p.event.set()
+
+    def _capture_time_ns(self, mcu_ms: int, recv_ns: int) -> int:
+        """Map the MCU's millisecond clock onto time.monotonic_ns().
+
+        Arrival times carry serial and scheduling delays. The offset (arrival - MCU time) of the least
+        delayed frame is the best estimate, so the filter drops to any lower offset at once and rises
+        only slowly (clock drift, or a simulator that fell behind). The result is kept within 10 ms
+        before arrival, so a stale offset can never move a sample far from when it was seen.
+        """
+        x = recv_ns - mcu_ms * 1_000_000
+        if mcu_ms < self._last_mcu_ms or self._clock_offset is None:
+            self._clock_offset = x              # first frame, or the MCU restarted: its clock began again
+        elif x < self._clock_offset:
+            self._clock_offset = x
+        else:
+            self._clock_offset += (x - self._clock_offset) // 20
+        self._last_mcu_ms = mcu_ms
+        t = mcu_ms * 1_000_000 + self._clock_offset
+        return min(recv_ns, max(t, recv_ns - 10_000_000))
 
     # -- commands -----------------------------------------------------------------------------------
     def request(self, msg_type: int, payload: bytes = b"", reply_types: tuple[int, ...] = (Msg.ACK,)) -> Frame:

@@ -102,6 +102,7 @@ class MotorService(Service):
         self.reset_pulses = 0
         self.last_reset_s = float("-inf")
         self.was_connected = False
+        self.connected_since = time.monotonic()
         self.port_warned = False
         self.home_sent = False
         self.stall_since_s: Optional[float] = None
@@ -122,7 +123,7 @@ class MotorService(Service):
             self.worker.submit(Command("clear_fault"))  # being put down by hand: forget learned obstacles
 
     def _take_telemetry(self) -> None:
-        t, at = self.link.telemetry, self.link.telemetry_at
+        t = self.link.telemetry
         if t is None or t is self.telemetry:
             return
         if self.last_mcu_ms >= 0 and t.mcu_ms < self.last_mcu_ms:
@@ -132,7 +133,7 @@ class MotorService(Service):
             self.home_sent = False
         self.last_mcu_ms = t.mcu_ms
         self.telemetry = t
-        self.telemetry_ns = time.monotonic_ns() - int((time.monotonic() - at) * 1e9)
+        self.telemetry_ns = self.link.telemetry_t_ns
 
     # -- periodic work ------------------------------------------------------------------------------
     def supervise(self) -> None:
@@ -140,10 +141,11 @@ class MotorService(Service):
         self._take_telemetry()
         connected = self.link.connected
         if connected and not self.was_connected:
+            self.connected_since = now
             self.goals.resync()
             self.home_sent = False
             self.port_warned = False
-        elif not connected and not self.port_warned and now - self.started > 5.0:
+        elif not connected and not self.port_warned and now - self.started > 10.0:
             self.port_warned = True             # once per outage: the link keeps retrying quietly
             self.event("MCU serial port not available; retrying", level=logging.WARNING, port=self.port)
         self.was_connected = connected
@@ -171,7 +173,7 @@ class MotorService(Service):
             self.worker.submit(Command("ping"))          # the MCU stops by itself after 250 ms of silence
         # A silent MCU (hung, brown-out, or its USB link gone after talking) gets a reset pulse, at most
         # every 5 s. A port that never opened is a missing board (or a simulator not started yet), not a hang.
-        silent_s = min(self.link.telemetry_age_s(), now - self.started)
+        silent_s = min(self.link.telemetry_age_s(), now - self.connected_since)
         if ((connected or self.telemetry is not None) and silent_s > self.mc.telemetry_timeout_s
                 and now - self.last_reset_s > 5.0):
             self.pulse_reset()

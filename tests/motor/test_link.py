@@ -66,3 +66,15 @@ def test_round_trip_of_a_move_command(sim, link):
     t0 = time.perf_counter()
     assert link.command(Msg.MOVE, move_payload(0, 30, 60)) == AckResult.OK
     assert time.perf_counter() - t0 < 0.25
+
+
+def test_telemetry_capture_time_is_on_the_host_clock_without_receive_jitter(sim, link):
+    stamps = []
+    for _ in range(30):
+        t = link.wait_telemetry(1.0)
+        stamps.append((t.mcu_ms, link.telemetry_t_ns, time.monotonic_ns()))
+    for mcu_ms, t_ns, now in stamps:
+        assert 0 <= now - t_ns < 100_000_000                  # in the past, and recent
+    # Capture times step exactly as the MCU's clock does (20 ms telemetry period), whatever the arrival jitter.
+    for (ms0, t0, _), (ms1, t1, _) in zip(stamps[-10:], stamps[-9:]):
+        assert abs((t1 - t0) - (ms1 - ms0) * 1_000_000) < 2_000_000
