@@ -47,11 +47,13 @@ class DoaResult:
     speech_frames: int = 0
 
     def as_json(self) -> dict:
+        def deg(a: float) -> float:
+            return float(wrap_deg(round(a, 2)))          # rounding must not push 179.999 out of [-180, 180)
         return {
-            "azimuth_deg": None if self.azimuth_deg is None else round(self.azimuth_deg, 2),
+            "azimuth_deg": None if self.azimuth_deg is None else deg(self.azimuth_deg),
             "confidence": round(self.confidence, 3),
             "ambiguous": self.ambiguous,
-            "candidates": [{"azimuth_deg": round(a, 2), "power": round(p, 3)} for a, p in self.candidates],
+            "candidates": [{"azimuth_deg": deg(a), "power": round(p, 3)} for a, p in self.candidates],
         }
 
     def coarse_map(self, bins: int = 72) -> list[float]:
