@@ -250,6 +250,8 @@ def _in_band(v: float, band: tuple[float, float], bands) -> bool:
 
 def _stats(errs) -> tuple[float, float, float]:
     e = np.asarray([x if x is not None else 180.0 for x in errs], float)
+    if e.size == 0:
+        return float("nan"), float("nan"), float("nan")
     return float(np.median(e)), float(np.percentile(e, 90)), float(np.mean(e > 15.0))
 
 
