@@ -79,6 +79,8 @@ class FusionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     engaged_threshold: Fraction = 0.5    # engagement at or above this counts as facing the device
     group_margin_deg: NonNegative = 8.0  # keep engaged groups this far inside the view's edges
     people_stale_s: Positive = 1.0       # a People message older than this is not used for targets
+    bearing_smoothing_s: NonNegative = 0.3   # time constant smoothing each person's bearing (0 = none) ...
+    bearing_jump_deg: Positive = 8.0     # ... for changes up to this; a bigger change is taken at once
     lost_hold_s: Positive = 2.0          # a target person out of sight is kept this long
     turn_on_vad: bool = False            # speech without a wake word may turn the device too (else it only
                                          # marks who spoke, for engagement)

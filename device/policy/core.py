@@ -160,7 +160,7 @@ class Policy:
             return                                          # cannot place anyone without a heading
         people = [WorldPerson(p.track_id, to_world(p.bearing_deg, heading), p.distance_m, p.engagement,
                               p.confidence) for p in msg.people]
-        self.fusion.set_people(people, now_ns)
+        self.fusion.set_people(people, msg.t_ns, now_ns)
         self._alerts += self.away.alerts(people, msg.t_ns, now_ns)
 
     def on_doa(self, msg: DoaEstimate, now_ns: int) -> None:
@@ -458,8 +458,13 @@ class Policy:
         if g is not None and g.mode == "move" and g.source in ("follow", "sound") and not self._arrived(g.target_deg):
             # Retarget a move under way only for a real change: less than the dead zone is noise.
             # (A sound goal confirmed by vision is a precision upgrade, not noise: take it.)
+            # (Another sound estimate is only worth it beyond the precision of sound itself.)
             upgrade = g.source == "sound" and aim.source == "vision"
-            threshold = self.cfg.motion.retarget_min_deg if upgrade else max(self.cfg.motion.retarget_min_deg, e.dead_deg)
+            threshold = max(self.cfg.motion.retarget_min_deg, e.dead_deg)
+            if upgrade:
+                threshold = self.cfg.motion.retarget_min_deg
+            elif aim.source == "sound":
+                threshold = max(threshold, self.cfg.fusion.confirm_gate_deg)
             keep = abs(diff(target, g.target_deg)) < threshold
             return Intent("move", "turning", f"following {aim.detail}", g.target_deg if keep else target,
                           speed, source, zone, aim)

@@ -99,6 +99,7 @@ class Fusion:
         self.zones = zones
         self.people: list[WorldPerson] = []
         self.people_recv_ns: Optional[int] = None
+        self._smooth: dict[int, tuple[float, int]] = {}    # track id -> (smoothed bearing, capture time)
         self.cue: Optional[SoundCue] = None
         self.spoke: dict[int, int] = {}                 # track id -> capture time of its last sound
         self.credibility = Credibility(cfg)
@@ -108,8 +109,22 @@ class Fusion:
         self.note = ""                                  # what fusion last decided about sound, for policy.state
 
     # -- inputs -------------------------------------------------------------------------------------
-    def set_people(self, people: list[WorldPerson], now_ns: int) -> None:
-        self.people = people
+    def set_people(self, people: list[WorldPerson], capture_ns: int, now_ns: int) -> None:
+        """The people of one vision message (world frame); bearings are smoothed per track so that
+        detection jitter does not push a person across a zone edge and back."""
+        tau = self.cfg.bearing_smoothing_s
+        smoothed = []
+        for p in people:
+            prev = self._smooth.get(p.track_id)
+            deg = p.world_deg
+            # Small differences are jitter and get smoothed; a big one is a real change, taken at once.
+            if prev is not None and tau > 0 and capture_ns > prev[1] and \
+                    abs(diff(p.world_deg, prev[0])) <= self.cfg.bearing_jump_deg:
+                alpha = 1.0 - math.exp(-(capture_ns - prev[1]) / 1e9 / tau)
+                deg = wrap(prev[0] + alpha * diff(p.world_deg, prev[0]))
+            smoothed.append(WorldPerson(p.track_id, deg, p.distance_m, p.engagement, p.confidence))
+        self._smooth = {p.track_id: (p.world_deg, capture_ns) for p in smoothed}
+        self.people = smoothed
         self.people_recv_ns = now_ns
         live = {p.track_id for p in people}
         # Forget who spoke once their track is gone for good (ids are not reused by vision).

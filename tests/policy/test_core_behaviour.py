@@ -46,9 +46,9 @@ def test_holding_zone_waits_for_the_dwell_then_faces_the_person(sim):
 def test_holding_zone_restarts_the_dwell_while_the_person_keeps_moving(sim):
     s = sim("[policy.zones]\ndwell_s = 2.0")
     s.room.people[1] = Someone(12.0)
-    for k in range(6):                                   # shifts by 5 deg every second: never settled
+    for k in range(6):                                   # shifts by 7 deg every second: never settled
         s.run(1.0)
-        s.room.people[1].world_deg = 12.0 + 5.0 * (k % 2)
+        s.room.people[1].world_deg = 12.0 + 7.0 * ((k + 1) % 2)
     assert s.moves() == []
 
 
