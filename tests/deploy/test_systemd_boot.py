@@ -92,6 +92,8 @@ def nested(tmp_path_factory):
     if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter") \
             or not Path("/lib/systemd/systemd").exists() or not Path("/usr/bin/python3").exists():
         pytest.skip("needs root, util-linux unshare/nsenter, systemd and /usr/bin/python3")
+    if subprocess.run(["/usr/bin/python3", "-c", "import ensurepip, venv"], capture_output=True).returncode:
+        pytest.skip("the system Python cannot make a venv: Debian package python3-venv")
     t = tmp_path_factory.mktemp("nested")
     (t / "mnt").mkdir()
     cfg = t / "swivel.toml"
