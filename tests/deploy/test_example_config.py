@@ -4,10 +4,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from deploykit import SYSTEMD_DIR  # noqa: E402
 
-from device.config import load_config  # noqa: E402
+from device.config import default_config, load_config  # noqa: E402
 
 EXAMPLE = SYSTEMD_DIR / "swivel.toml.example"
 
@@ -43,3 +45,21 @@ def test_example_pins_are_distinct_and_wired():
         assert f"`{key.split('[')[0]}`" in wiring, key
 
 
+
+
+def _collisions(cfg) -> list[str]:
+    seen: dict[int, str] = {}
+    out = []
+    for key, pin in _pins(cfg).items():
+        if pin in seen:
+            out.append(f"{key} and {seen[pin]} both default to GPIO{pin}")
+        seen.setdefault(pin, key)
+    return out
+
+
+@pytest.mark.xfail(condition=bool(_collisions(default_config())), strict=True,
+                   reason="built-in defaults give two services the same pin: " + "; ".join(_collisions(default_config()))
+                   + " (the example config sets motor.reset_pin = 23, motor.status_led_pin = 24)")
+def test_default_pins_do_not_collide():
+    """Without a config file every service still has its own pins (a bench setup runs on the defaults)."""
+    assert not _collisions(default_config())
