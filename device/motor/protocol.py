@@ -222,20 +222,21 @@ class Status:
     host_timeouts: int
     stalls: int
     manual_turns: int
+    step_underruns: int
     min_deg: float
     max_deg: float
     vmax_deg_s: float
     amax_deg_s2: float
 
 
-STATUS_FMT = "<11HiiHH"
+STATUS_FMT = "<12HiiHH"
 
 
 def parse_status(payload: bytes) -> Status:
     if len(payload) != struct.calcsize(STATUS_FMT):
         raise ValueError(f"status payload of {len(payload)} bytes")
     v = struct.unpack(STATUS_FMT, payload)
-    return Status(*v[:11], v[11] / CDEG, v[12] / CDEG, v[13] / CDEG, v[14] / CDEG)
+    return Status(*v[:12], v[12] / CDEG, v[13] / CDEG, v[14] / CDEG, v[15] / CDEG)
 
 
 def parse_ack(payload: bytes) -> tuple[int, AckResult]:

@@ -43,17 +43,17 @@ static void send_status(uint8_t seq)
     frame_t f = {.type = MSG_STATUS, .seq = seq, .len = STATUS_LEN};
     const motion_counters_t *m = motion_counters();
     const limits_t *l = motion_limits();
-    uint16_t c[11] = {counters.rx_ok, counters.rx_crc_errors, counters.rx_format_errors,
+    uint16_t c[12] = {counters.rx_ok, counters.rx_crc_errors, counters.rx_format_errors,
                       counters.rx_bad_length, counters.rx_unknown, counters.rx_duplicates,
                       counters.tx_frames, counters.tx_dropped, m->host_timeouts, m->stalls,
-                      m->manual_turns};
-    for (uint8_t i = 0; i < 11; i++) {
+                      m->manual_turns, m->step_underruns};
+    for (uint8_t i = 0; i < 12; i++) {
         put_u16(&f.payload[2 * i], c[i]);
     }
-    put_u32(&f.payload[22], (uint32_t)l->min_cdeg);
-    put_u32(&f.payload[26], (uint32_t)l->max_cdeg);
-    put_u16(&f.payload[30], l->vmax_cdeg_s);
-    put_u16(&f.payload[32], l->amax_cdeg_s2);
+    put_u32(&f.payload[24], (uint32_t)l->min_cdeg);
+    put_u32(&f.payload[28], (uint32_t)l->max_cdeg);
+    put_u16(&f.payload[32], l->vmax_cdeg_s);
+    put_u16(&f.payload[34], l->amax_cdeg_s2);
     send(&f);
 }
 

@@ -180,6 +180,9 @@ bool motion_fill(void)
 {
     bool planned = false;
     step_cmd_t cmd;
+    if (!stepper_running() && planner.v != 0.0f) {
+        counters.step_underruns++;      /* planned speed but no step timed: a late step is coming */
+    }
     /* A few steps per call: if the planner cannot keep up with the requested rate, steps come late
      * (the queue runs dry) but serial, supervision and the watchdog keep being served. */
     for (uint8_t n = 0; n < 4 && stepper_wants_more() && planner_next(&planner, &cmd); n++) {

@@ -10,6 +10,7 @@ typedef struct {
     uint16_t stalls;
     uint16_t manual_turns;
     uint16_t sensor_glitches;
+    uint16_t step_underruns;    /* the step queue ran dry mid-move: the planner fell behind */
 } motion_counters_t;
 
 void motion_init(uint16_t zero_counts, bool homed, bool after_watchdog);

@@ -63,7 +63,7 @@ enum {
 };
 
 #define TELEMETRY_LEN 24u   /* i32 pos, i32 meas, i32 target, i32 vel, u16 flags, u8 fault, u8 last_seq, u32 ms */
-#define STATUS_LEN 34u      /* 11 x u16 counters, i32 min, i32 max, u16 vmax, u16 amax */
+#define STATUS_LEN 36u      /* 12 x u16 counters, i32 min, i32 max, u16 vmax, u16 amax */
 
 typedef struct {
     uint8_t type;

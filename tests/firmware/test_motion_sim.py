@@ -40,6 +40,7 @@ def test_speed_and_accel_stay_within_commanded_limits(sim, link, keep_alive, tar
     assert peak_a_deg <= amax * 1.01, f"peak accel {peak_a_deg:.2f} deg/s^2 over {amax}"
     # The profile really used its limits (a test that never reaches them proves nothing).
     assert peak_v_deg >= vmax * 0.97 and peak_a_deg >= amax * 0.9
+    assert link.status().step_underruns == 0                # the planner always kept ahead of the steps
     # Ends on the exact target step count, all steps in one direction.
     assert abs(pos[-1]) == abs(round(target * STEPS_PER_DEG)) == len(pos)
     assert sim.state().motor_steps == round(target * STEPS_PER_DEG)

@@ -58,8 +58,8 @@ def test_payload_layouts():
     assert (tel.position_deg, tel.measured_deg, tel.target_deg, tel.velocity_deg_s) == (45.0, 44.9, 90.0, -18.0)
     assert tel.flags == Flags.MOVING | Flags.MANUAL and tel.fault_reason.startswith("stall")
     assert parse_ack(bytes([2, 1])) == (2, AckResult.CLAMPED)
-    st_ = parse_status(struct.pack("<11HiiHH", *range(11), -9000, 9000, 18000, 36000))
-    assert st_.rx_crc_errors == 1 and st_.max_deg == 90.0 and st_.amax_deg_s2 == 360.0
+    st_ = parse_status(struct.pack("<12HiiHH", *range(12), -9000, 9000, 18000, 36000))
+    assert st_.rx_crc_errors == 1 and st_.step_underruns == 11 and st_.max_deg == 90.0 and st_.amax_deg_s2 == 360.0
     with pytest.raises(ValueError):
         parse_telemetry(b"\x00" * 5)
     with pytest.raises(ValueError):
