@@ -207,6 +207,11 @@ class Detector:
             return None
         head_ids = [g.POSE_NOSE, g.POSE_LEFT_EYE, g.POSE_RIGHT_EYE, g.POSE_LEFT_EAR, g.POSE_RIGHT_EAR]
         head = pts[head_ids, :2].mean(axis=0)
+        # A person's eyes sit well above the shoulder line (about 0.6 shoulder widths); a cup on a
+        # saucer in a framed photo that the pose model takes for a body does not.
+        shoulder_span = float(np.linalg.norm(ls[:2] - rs[:2]))
+        if (ls[1] + rs[1]) / 2 - head[1] < g.POSE_MIN_NECK_PER_SHOULDER * shoulder_span:
+            return None
         # Facing the camera, the left shoulder is on image right; turned away, the order flips.
         facing = ls[0] > rs[0]
         face_vis = float(vis[[g.POSE_NOSE, g.POSE_LEFT_EYE, g.POSE_RIGHT_EYE]].mean())

@@ -25,6 +25,7 @@ MESH_PUBLISHED = (33, 133, 362, 263, 70, 300, 1, 4, 61, 291, 13, 14, 152, 10, 23
 POSE_NOSE, POSE_LEFT_EYE, POSE_RIGHT_EYE, POSE_LEFT_EAR, POSE_RIGHT_EAR = 0, 2, 5, 7, 8
 POSE_LEFT_EYE_OUTER, POSE_RIGHT_EYE_OUTER = 3, 6
 POSE_LEFT_SHOULDER, POSE_RIGHT_SHOULDER = 11, 12
+POSE_MIN_NECK_PER_SHOULDER = 0.4     # eyes above the shoulder line, in shoulder widths (people: ~0.6)
 POSE_PUBLISHED = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24)
 
 # The mesh's forehead-chin line leans back about 10 degrees from the plane of the eyes and mouth, so
