@@ -15,11 +15,13 @@ void planner_init(planner_t *p, int32_t pos)
     p->vmax2 = 1.0f;
     p->cruise_ticks = (float)STEP_TIMER_HZ;
     p->brake_steps = 1;
+    p->a2 = 2.0f;
 }
 
 /* Constants of the cruise fast path: per goal, not per step (float division costs ~500 cycles on AVR). */
 static void prepare_cruise(planner_t *p)
 {
+    p->a2 = 2.0f * p->amax;
     p->vmax2 = p->vmax * p->vmax;
     p->cruise_ticks = (float)STEP_TIMER_HZ / p->vmax;
     p->brake_steps = (int32_t)ceilf(p->vmax2 / (2.0f * p->amax));
@@ -73,7 +75,7 @@ bool planner_next(planner_t *p, step_cmd_t *out)
         out->dir = s;
         return true;
     }
-    float a2 = 2.0f * p->amax;
+    float a2 = p->a2;
     float v2 = p->v2;
     float brake2 = v2 - a2;              /* slowest allowed after one step */
     float vn2;
@@ -81,13 +83,16 @@ bool planner_next(planner_t *p, step_cmd_t *out)
         vn2 = brake2;                    /* going the wrong way or past the goal: brake, then turn */
     } else {
         vn2 = v2 + a2;
-        float cap = p->vmax * p->vmax;
-        if (vn2 > cap) {
-            vn2 = cap;
+        if (vn2 > p->vmax2) {
+            vn2 = p->vmax2;
         }
-        float stop = a2 * (float)(rem - 1);
-        if (vn2 > stop) {
-            vn2 = stop;
+        /* Far from the goal (more steps left than braking from vmax needs) the braking cap cannot
+         * bind: skip its multiplication. */
+        if (rem - 1 < p->brake_steps || v2 > p->vmax2) {
+            float stop = a2 * (float)(rem - 1);
+            if (vn2 > stop) {
+                vn2 = stop;
+            }
         }
         /* Cannot brake harder than amax, even if that overshoots; float rounding of a few ulps
          * (far below 0.1 % of the acceleration) is not a reason to overshoot a step. */

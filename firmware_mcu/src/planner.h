@@ -20,6 +20,7 @@ typedef struct {
     float vmax2;        /* vmax^2, exactly as the step loop computes it */
     float cruise_ticks; /* interval at vmax */
     int32_t brake_steps; /* steps needed to stop from vmax, rounded up */
+    float a2;           /* 2 * amax */
 } planner_t;
 
 void planner_init(planner_t *p, int32_t pos);

@@ -223,9 +223,9 @@ and braking included; "held" = median within 0.5 %, no step more than 20 us late
 
 Highest rate held over whole moves: {rate['max_ok']:,} steps/s = {rate['max_ok'] / 3600:.2f} x the hardware's top
 rate of 3,600 steps/s (180 deg/s). Cruise alone (no square root per step) holds up to {rate['max_cruise']:,} steps/s
-({rate['max_cruise'] / 3600:.1f} x); accelerating and braking cost a square root and a division per step (about
-2,500 cycles with the main loop's other work), which is the limit. At the hardware's own limits (180 deg/s,
-360 deg/s^2) `tests/firmware` checks that the firmware reports no underrun.
+({rate['max_cruise'] / 3600:.1f} x); accelerating and braking cost a float square root and a division per step in
+the main loop, which sets the whole-move limit. At the hardware's own limits (180 deg/s, 360 deg/s^2)
+`tests/firmware` checks that the firmware reports no underrun.
 
 **Command round trip** (PING -> PONG, pyserial -> pty -> simulated UART at 250,000 baud -> firmware -> back,
 {rt['n']} pings): p50 {rt['p50']:.2f} ms, p99 {rt['p99']:.2f} ms. Reference in the same run, a bare pty echo
