@@ -21,8 +21,9 @@ def firmware_built() -> Path:
 
 
 @pytest.fixture
-def sim(firmware_built, tmp_path):
-    tt = SimTurntable(tmp_path, firmware_built, step_log=False).start()
+def sim(firmware_built, runtime_dir):
+    # runtime_dir (tests/conftest.py) is short, as ipc:// socket paths must be; the pty link goes there too.
+    tt = SimTurntable(runtime_dir, firmware_built, step_log=False).start()
     yield tt
     tt.stop()
 

@@ -64,8 +64,8 @@ class Harness:
 
 
 @pytest.fixture
-def rig(sim, tmp_path):
-    h = Harness(tmp_path, max_speed_dps=90.0, max_accel_dps2=180.0, rom_min_deg=-120, rom_max_deg=120)
+def rig(sim, runtime_dir):
+    h = Harness(runtime_dir, max_speed_dps=90.0, max_accel_dps2=180.0, rom_min_deg=-120, rom_max_deg=120)
     h.spin(1.0, until=lambda s: s.link_ok and s.homed)
     yield h
     h.close()
@@ -154,13 +154,13 @@ def test_status_led_and_reset_line(sim, rig):
     assert rig.svc.reset_pulses >= 1
 
 
-def test_swivel_service_motor_runs_as_its_own_process(sim, tmp_path):
-    cfg_path = tmp_path / "swivel.toml"
+def test_swivel_service_motor_runs_as_its_own_process(sim, runtime_dir):
+    cfg_path = runtime_dir / "swivel.toml"
     cfg_path.write_text('[motor]\nserial_backend = "sim"\nport = "/dev/does-not-exist"\n[gpio]\nbackend = "mock"\n')
-    env = dict(os.environ, SWIVEL_RUNTIME_DIR=str(tmp_path))
+    env = dict(os.environ, SWIVEL_RUNTIME_DIR=str(runtime_dir))
     proc = subprocess.Popen([sys.executable, "-m", "device", "--config", str(cfg_path), "service", "motor"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sub = Subscriber(tmp_path).subscribe("motor", "motor.state")
+    sub = Subscriber(runtime_dir).subscribe("motor", "motor.state")
     try:
         got = None
         deadline = time.monotonic() + 15.0
