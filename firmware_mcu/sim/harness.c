@@ -24,7 +24,7 @@
 
 #define STEPS_PER_REV 7200.0    /* must match firmware_mcu/src/config.h */
 #define VDD_MV 5000u
-#define POLL_US 1000            /* plant/pty/stdin service period in simulated time */
+#define POLL_US 250             /* plant/pty/stdin service period in simulated time */
 #define PIN_STEP 2
 #define PIN_DIR 3
 #define PIN_EN 4
@@ -234,7 +234,7 @@ static void pump_stdin(void)
     }
 }
 
-/* Every simulated millisecond: plant, serial, commands, reports, and pacing against the wall clock. */
+/* Every POLL_US of simulated time: plant, serial, commands, reports, and pacing against the wall clock. */
 static avr_cycle_count_t service_tick(avr_t *a, avr_cycle_count_t when, void *param)
 {
     (void)param;
@@ -245,7 +245,7 @@ static avr_cycle_count_t service_tick(avr_t *a, avr_cycle_count_t when, void *pa
     pump_uart_in();
     pump_stdin();
     if (report_countdown-- == 0) {
-        report_countdown = opt.report_ms - 1;
+        report_countdown = opt.report_ms * (1000 / POLL_US) - 1;
         report_state();
         fflush(stdout);
     }
@@ -409,7 +409,7 @@ int main(int argc, char **argv)
             avr_cycle_timer_register_usec(avr, POLL_US, service_tick, NULL);
         }
         /* A reset of the MCU (watchdog, or the `reset` command) clears every cycle timer, ours too. */
-        if ((++runs & 0xFFF) == 0 && avr->cycle - last_tick_cycle > 4ull * avr->frequency / (1000000 / POLL_US)) {
+        if ((++runs & 0xFFF) == 0 && avr->cycle - last_tick_cycle > 8ull * avr->frequency / (1000000 / POLL_US)) {
             mcu_resets++;
             last_tick_cycle = avr->cycle;
             avr_cycle_timer_register_usec(avr, POLL_US, service_tick, NULL);
