@@ -80,3 +80,13 @@ def test_bad_input_is_one_clear_line(case, message, recording, write_wav, tmp_pa
     assert out.returncode == 2
     assert message in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_a_six_channel_usb_recording_uses_its_raw_mic_channels(recording, write_wav):
+    _, x = recording
+    rng = np.random.default_rng(12)
+    six = np.concatenate([0.1 * rng.standard_normal((len(x), 1)), x, 0.1 * rng.standard_normal((len(x), 1))], axis=1)
+    path = write_wav("usb6.wav", 16000, (six * 32767).astype(np.int16))
+    out = swivel("ssl", "locate", path, "--array", "respeaker4-6ch", "--json")
+    assert out.returncode == 0, out.stderr
+    assert abs(json.loads(out.stdout)["azimuth_deg"] - 120.0) < 1.0

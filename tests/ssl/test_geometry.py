@@ -54,8 +54,14 @@ def test_bad_geometry_is_a_user_error(data, message):
 
 
 def test_unknown_preset_names_the_presets():
-    with pytest.raises(UserError, match="respeaker4, respeaker6"):
+    with pytest.raises(UserError, match=r"presets: respeaker4, respeaker4-6ch, respeaker6\)"):
         load_array("respeaker9")
+
+
+def test_the_usb_board_preset_reads_its_raw_mic_channels():
+    g = load_array("respeaker4-6ch")
+    assert (g.n_mics, g.capture_channels, g.channel_map) == (4, 6, (1, 2, 3, 4))
+    assert np.allclose(g.positions, load_array("respeaker4").positions)
 
 
 def test_capture_channel_map_selects_the_mics():
