@@ -53,6 +53,8 @@ class OpenCVCamera(CameraInput):
             raise CameraUnavailable(f"{self._describe()} cannot be opened (missing, busy or not a camera)")
         cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
+        # One driver buffer: the freshest frame (less latency), and fewer old frames held anywhere.
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self._cap = cap
 
     def read(self) -> tuple[int, np.ndarray]:
