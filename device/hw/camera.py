@@ -36,6 +36,9 @@ class OpenCVCamera(CameraInput):
     """
 
     def __init__(self, device: Union[int, str] = 0, width: int = 640, height: int = 480, retry_s: float = 1.0):
+        # "0" from a config file means camera 0, not a file named 0.
+        if isinstance(device, str) and device.strip().isdigit():
+            device = int(device)
         self.device, self.width, self.height, self.retry_s = device, width, height, retry_s
         self._cap = None
         self._next_try = 0.0
