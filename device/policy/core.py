@@ -176,7 +176,9 @@ class Policy:
         candidates = [(to_world(c.azimuth_deg, heading), c.power) for c in msg.candidates]
         verdict = self.fusion.add_sound(world, msg.confidence, t, now_ns, candidates, msg.ambiguous,
                                         self.rom.contains, self.rom.text(), msg.trigger)
-        if verdict.rule:
+        asks = msg.trigger != "vad" or self.cfg.fusion.turn_on_vad
+        if verdict.rule and asks:
+            # (Plain speech that is ambiguous or out of range is only ignored: TV chatter must not hold.)
             self.timed.set(verdict.rule, verdict.reason, now_ns + int(self.cfg.rules.cue_hold_s * 1e9))
         elif verdict.accepted:
             self.timed.clear("ambiguous_sound")

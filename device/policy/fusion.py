@@ -149,30 +149,30 @@ class Fusion:
         """Judge one sound estimate (world bearings) and, if it is usable, make it the pending cue."""
         if confidence < self.cfg.min_confidence:
             return SoundVerdict(False, reason=f"sound at {world_deg:.0f} deg too weak ({confidence:.2f})")
-        # Directions worth considering: the estimate and every candidate nearly as strong as the best.
-        strong = [(world_deg, 1.0)]
-        if candidates:
-            top = max(p for _, p in candidates) or 1.0
-            strong += [(d, p / top) for d, p in candidates if p / top >= self.cfg.ambiguity_ratio]
-        # Sounds from outside the range of motion (often reflections off the wall behind) do not count.
-        inside = [d for d, _ in strong if in_rom(d)]
+        # Rival directions: candidates far from the estimate and nearly as strong (when ssl itself says
+        # it is ambiguous, its rivals count whatever their strength).
+        top = max((p for _, p in candidates), default=1.0) or 1.0
+        rivals: list[float] = []
+        for d, p in candidates:
+            if abs(diff(d, world_deg)) < self.cfg.ambiguity_sep_deg or (p / top < self.cfg.ambiguity_ratio and not ambiguous):
+                continue
+            if all(abs(diff(d, r)) >= self.cfg.ambiguity_sep_deg for r in rivals):
+                rivals.append(d)
+        # Directions outside the range of motion (often reflections off the wall behind) do not count.
+        inside = [d for d in [world_deg] + rivals if in_rom(d)]
         if not inside:
             return SoundVerdict(False, "outside_rom", f"sound at {world_deg:.0f} deg is outside the range of motion {rom_text}")
-        directions: list[float] = []                    # distinct directions: far enough apart
-        for d in inside:
-            if all(abs(diff(d, k)) >= self.cfg.ambiguity_sep_deg for k in directions):
-                directions.append(d)
-        chosen = directions[0]
-        rivals_outside_rom = len(inside) < len(strong)
-        if len(directions) > 1 or (ambiguous and not rivals_outside_rom):
-            # Two far-apart directions (or ssl says it cannot tell): only vision can settle it,
-            # when exactly one of them has a person.
-            seen = [d for d in directions if self._person_near(d, now_ns) is not None]
+        chosen = inside[0]
+        if len(inside) > 1:
+            # Two far-apart directions: only vision can settle it, when exactly one of them has a person.
+            seen = [d for d in inside if self._person_near(d, now_ns) is not None]
             if len(seen) != 1:
-                text = " and ".join(f"{d:.0f}" for d in (directions if len(directions) > 1
-                                                          else [d for d, _ in strong])[:3])
+                text = " or ".join(f"{d:.0f}" for d in inside[:3])
                 return SoundVerdict(False, "ambiguous_sound", f"sound from {text} deg: cannot tell which")
             chosen = seen[0]
+        elif ambiguous and not rivals and self._person_near(chosen, now_ns) is None:
+            # ssl cannot tell but names no rival; nobody seen there either.
+            return SoundVerdict(False, "ambiguous_sound", f"sound at {chosen:.0f} deg: ssl cannot tell its direction")
         weight = confidence * self.credibility.get(chosen, now_ns)
         if weight < self.cfg.min_cue_weight:
             self.note = f"ignoring sound at {chosen:.0f} deg: nobody was seen there (weight {weight:.2f})"

@@ -307,3 +307,25 @@ def test_speech_estimate_after_a_wake_word_does_not_cancel_the_turn(sim):
     s.run(4.0)
     assert s.room.heading == pytest.approx(110.0, abs=1.0)
     assert [g.target_deg for g in s.moves()][0] == 109.0 and len(s.moves()) <= 2
+
+
+def test_ambiguous_chatter_without_a_wake_word_holds_nothing(sim):
+    s = sim()
+    s.room.people[1] = Someone(0.0)
+    s.run(0.5)
+    s.hear(-73.0, others=(100.0,), trigger="vad")        # the TV, smeared over two directions
+    s.step()
+    assert "ambiguous_sound" not in s.state.holds
+    s.hear(-73.0, others=(100.0,))                       # the same with a wake word does hold
+    s.step()
+    assert s.state.hold_reasons[s.state.holds.index("ambiguous_sound")] == \
+        "sound from -73 or 100 deg: cannot tell which"
+
+
+def test_a_rival_outside_the_range_does_not_make_a_sound_ambiguous(sim):
+    s = sim("[policy.rom]\nmin_deg = -90.0\nmax_deg = 90.0")
+    s.run(0.5)
+    s.hear(60.0, others=(170.0,), ambiguous=True)        # the rival is the wall behind: outside the range
+    s.step()
+    assert "ambiguous_sound" not in s.state.holds
+    assert s.moves() and s.moves()[-1].target_deg == 60.0
