@@ -176,3 +176,22 @@ def test_every_message_seen_during_a_run_is_small_and_typed(runtime_dir, vision_
         msgspec.msgpack.decode(frames[1], type=TOPICS[name].schema)      # strictly typed
         assert len(frames[1]) < 16_384, (name, len(frames[1]))
     assert max(len(f[1]) for f in raw) < FRAME_BYTES / 50
+
+
+def test_frame_rate_rises_when_someone_appears(runtime_dir, vision_process):
+    vision_process(idle_fps=2.0, active_fps=10.0)
+    sock = listen_everything(runtime_dir, ["vision"])
+    deadline = time.monotonic() + 20.0                # the service loads its models first
+    while time.monotonic() < deadline and not any(not m.blind for m in people_messages(
+            run_world(runtime_dir, sock, 1.0, []))):
+        pass
+    empty = [m for m in people_messages(run_world(runtime_dir, sock, 3.0, [])) if not m.blind]
+    person = s.SimPerson(id=1, azimuth_world_deg=-8.0, distance_m=1.4, height_m=1.6, photo="hopper")
+    busy = people_messages(run_world(runtime_dir, sock, 6.0, [person]))
+    assert empty and all(m.fps == 2.0 and not m.people for m in empty)
+    seen_at = next(i for i, m in enumerate(busy) if m.people)
+    assert all(m.fps == 10.0 for m in busy[seen_at + 1:])
+    # Twice-a-second republication aside, frames now arrive several times faster.
+    span_s = (busy[-1].t_ns - busy[seen_at].t_ns) / 1e9
+    distinct = len({m.t_ns for m in busy[seen_at:]})
+    assert distinct / max(span_s, 1e-3) > 5.0
