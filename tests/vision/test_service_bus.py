@@ -163,13 +163,17 @@ def test_no_vision_topic_can_carry_an_image():
 
 
 def test_every_message_seen_during_a_run_is_small_and_typed(runtime_dir, vision_process):
+    """Every topic of every publisher in the run (vision, and the world and motor this test plays)."""
     vision_process(active_fps=15.0)
-    sock = listen_everything(runtime_dir, ["vision"])
+    sock = listen_everything(runtime_dir, ["vision", "world", "motor"])
     people = [s.SimPerson(id=1, azimuth_world_deg=-10.0, distance_m=1.0, height_m=1.4, photo="astronaut"),
               s.SimPerson(id=2, azimuth_world_deg=18.0, distance_m=2.0, photo="hopper")]
     raw = run_world(runtime_dir, sock, 6.0, people)
     topics = {frames[0].decode() for frames in raw}
-    assert topics <= {"hb", "vision.people"} and "vision.people" in topics
+    # The world and motor topics are this test's; the vision service added only people and heartbeats.
+    assert topics == {"hb", "vision.people", "sim.world", "motor.state"}
+    hb_services = {msgspec.msgpack.decode(f[1], type=s.Heartbeat).service for f in raw if f[0] == b"hb"}
+    assert "vision" in hb_services
     for frames in raw:
         assert len(frames) == 2
         name = frames[0].decode()
