@@ -74,9 +74,11 @@ class OpenCVCamera(CameraInput):
         return t_ns, frame
 
     def close(self) -> None:
+        """Release the camera; the next read opens it again (at once, unless a failure set a wait)."""
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+        self._next_try = 0.0
 
 
 class SimCamera(CameraInput):

@@ -16,6 +16,7 @@ from .tracker import Tracker
 
 TICK_S = 0.005                   # how often the loop checks whether the next frame is due
 HEADING_HISTORY = 200            # motor.state samples kept to look up the heading at capture time
+PUBLISH_UNSEEN_NS = 300_000_000  # a confirmed person unseen this long is no longer published (id kept)
 
 
 class VisionService(Service):
@@ -105,9 +106,13 @@ class VisionService(Service):
         fps = self.rate.fps(time.monotonic_ns())
         self._next_frame = now + 1.0 / fps
         if self.shutter.closed:
-            # Closed shutter: the camera is not even read.
+            # Closed shutter: the camera is released (a real one stops streaming into its driver
+            # buffers) and not read; it is opened again on the first frame after the shutter opens.
+            if self.camera is not None:
+                self.camera.close()
             self.tracker.clear()
             self._publish_blind("shutter closed")
+            self._next_frame = now + 1.0 / self.rate.idle_fps
             return
         from ..hw.camera import CameraUnavailable
         try:
@@ -122,6 +127,7 @@ class VisionService(Service):
             self.camera_error = str(exc)
             self.tracker.clear()
             self._publish_blind("camera unavailable")
+            self._next_frame = now + 1.0 / self.rate.idle_fps
             return
         if self.camera_error:
             self.event("camera delivering again")
@@ -138,7 +144,7 @@ class VisionService(Service):
         seen = self.pipeline.process(frame, followed, heading_change_deg=change)
         del frame                                             # already overwritten by the pipeline
         tracks = self.tracker.update(t_ns, seen, h, turn_dps)
-        current = [t for t in tracks if t.last_ns == t_ns or t_ns - t.last_ns <= 3e8]
+        current = [t for t in tracks if t_ns - t.last_ns <= PUBLISH_UNSEEN_NS]
         self.rate.on_people(t_ns, len(current))
         self.frames += 1
         people = [s.Person(track_id=t.track_id, bearing_deg=round(wrap_deg(t.world_az_deg - h), 3),

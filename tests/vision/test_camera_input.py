@@ -35,6 +35,20 @@ def test_camera_that_stops_delivering_recovers_when_it_returns(tmp_path):
     cam.close()
 
 
+def test_released_camera_opens_again_on_the_next_read(tmp_path):
+    """What the service does while the shutter is closed: release, then read again once it opens."""
+    path = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for i in range(2):
+        writer.write(cv2.resize(render_frame([], float(i), seed=i), (160, 120)))
+    writer.release()
+    cam = OpenCVCamera(path, 160, 120, retry_s=60.0)
+    cam.close()
+    _, frame = cam.read()
+    assert frame.shape == (120, 160, 3)
+    cam.close()
+
+
 def test_sim_camera_needs_a_world_and_shows_black_with_the_shutter_closed():
     world = None
     cam = SimCamera(lambda: world, 320, 240)
