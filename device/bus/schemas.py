@@ -122,7 +122,7 @@ class PolicyState(Msg, kw_only=True):
     heading_deg: Optional[Deg] = None
     goal_seq: int = -1
     moves: int = 0
-    rom_source: Name = ""            # config | state_file | api
+    rom_source: Name = ""            # config | state_file | api | hand
     notes: Annotated[list[ShortText], Meta(max_length=8)] = []   # lasting problems (e.g. ROM not saved)
 
 
