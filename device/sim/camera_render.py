@@ -139,18 +139,28 @@ def _analysed(base: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 HEAD_YAW_STEP_DEG = 5           # turned heads are drawn (and cached) in steps of this many degrees
 
 
-@functools.lru_cache(maxsize=96)
+@functools.lru_cache(maxsize=8)
+def _alpha(base: str, flipped: bool) -> np.ndarray:
+    alpha = _analysed(base)[1]
+    alpha = alpha[:, ::-1].copy() if flipped else alpha
+    alpha.setflags(write=False)
+    return alpha
+
+
+@functools.lru_cache(maxsize=96)        # about 1 MB each: a head-turn step per photo and side
 def cutout(base: str, mirror: bool, back: bool, head_yaw_deg: int = 0) -> Cutout:
     """The person of a photograph, optionally mirrored, seen from behind (no face), or with the head
     turned by head_yaw_deg (positive: the face turns towards image right, the person's left)."""
-    bgr, alpha, pts = _analysed(base)
-    bgr, alpha, pts = bgr.copy(), alpha.copy(), pts.copy()
+    bgr, _, pts = _analysed(base)
+    bgr, pts = bgr.copy(), pts.copy()
+    flipped = mirror != back            # a back view is the mirror image of the front's silhouette
+    alpha = _alpha(base, flipped)       # shared by every head turn (read-only)
     # Before any mirroring: the mesh's left/right landmark labels only make sense on the original.
     axis, span = head_centre(pts), eye_span_px(pts)
     if back:
-        bgr = _paint_back_of_head(bgr, alpha, pts)
-    if mirror != back:          # a back view is the mirror image of the front's silhouette
-        bgr, alpha = bgr[:, ::-1].copy(), alpha[:, ::-1].copy()
+        bgr = _paint_back_of_head(bgr, _analysed(base)[1], pts)
+    if flipped:
+        bgr = bgr[:, ::-1].copy()
         pts[:, 0] = bgr.shape[1] - 1 - pts[:, 0]
         axis[0] = bgr.shape[1] - 1 - axis[0]
     if head_yaw_deg and not back:
