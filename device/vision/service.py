@@ -122,7 +122,7 @@ class VisionService(Service):
                     raise CameraUnavailable(self.camera_error)
             t_ns, frame = self.camera.read()
         except CameraUnavailable as exc:
-            if str(exc) != self.camera_error:
+            if not self.camera_error:                     # log the change, not every retry
                 self.event("camera unavailable", logging.WARNING, detail=str(exc))
             self.camera_error = str(exc)
             self.tracker.clear()

@@ -19,8 +19,9 @@ FRAME_BYTES = 640 * 480 * 3          # the smallest frame this service captures
 
 
 def write_config(runtime_dir, **vision) -> str:
+    vision = {"camera_backend": "sim", **vision}
     lines = ["[bus]", f'runtime_dir = "{runtime_dir}"', "heartbeat_s = 0.2", "[gpio]", 'backend = "mock"',
-             "[vision]", 'camera_backend = "sim"'] + [f"{k} = {v!r}".replace("'", '"') for k, v in vision.items()]
+             "[vision]"] + [f"{k} = {v!r}".replace("'", '"') for k, v in vision.items()]
     path = runtime_dir / "swivel.toml"
     path.write_text("\n".join(lines) + "\n")
     return str(path)
@@ -199,3 +200,27 @@ def test_frame_rate_rises_when_someone_appears(runtime_dir, vision_process):
     span_s = (busy[-1].t_ns - busy[seen_at].t_ns) / 1e9
     distinct = len({m.t_ns for m in busy[seen_at:]})
     assert distinct / max(span_s, 1e-3) > 5.0
+
+
+def test_opencv_camera_that_stops_is_blind_then_recovers(runtime_dir, vision_process):
+    """camera_backend "opencv" on a video file: people seen, then the clip ends (the camera "stops
+    delivering"), the service says so, reopens it after camera_retry_s and sees again."""
+    import cv2
+    from device.sim.camera_render import render_frame
+    clip = runtime_dir / "camera.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    person = dict(azimuth_world_deg=15.0, distance_m=1.3, height_m=1.6, photo="astronaut")
+    for i in range(25):
+        writer.write(render_frame([person], 0.0, seed=i))
+    writer.release()
+    proc = vision_process(camera_backend="opencv", device=str(clip), active_fps=10.0, idle_fps=10.0,
+                   camera_retry_s=1.0)
+    sock = listen_everything(runtime_dir, ["vision"])
+    msgs = people_messages(run_world(runtime_dir, sock, 14.0, []))
+    reasons = [("seen" if m.people else "nobody") if not m.blind else m.blind_reason for m in msgs]
+    assert "seen" in reasons, (reasons, proc.poll())
+    first_seen = reasons.index("seen")
+    blind_after = reasons.index("camera unavailable", first_seen)
+    assert "seen" in reasons[blind_after:], reasons          # recovered: the clip was opened again
+    seen = [m.people[0] for m in msgs if m.people]
+    assert all(abs(p.bearing_deg - 15.0) < 2.0 for p in seen)
