@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
@@ -17,6 +18,7 @@ from . import geometry as g
 
 MESH_CROP_PX = 192          # face crops are resized to this square before the mesh runs
 MESH_CROP_SCALE = 2.0       # crop side relative to the detection box's larger side
+MAX_FOLLOWED_MESHES = 4     # tracking-mode meshes kept for followed faces
 
 
 @dataclass
@@ -98,6 +100,15 @@ class Detector:
                                    min_detection_confidence=0.5) if with_pose else None)
         self.min_face_score = min_face_score
         self._crop = np.zeros((MESH_CROP_PX, MESH_CROP_PX, 3), np.uint8)   # reused, scrubbed after use
+        # Faces followed from frame to frame get a mesh in tracking mode: it starts from the last
+        # frame's landmarks instead of re-detecting the face in the crop (about 40 % cheaper).
+        # Built now (a graph takes ~50 ms to start), handed to followed faces least recently used
+        # first; one inherited from a face that left starts from stale landmarks, fails its presence
+        # check and finds the new face in the crop by itself.
+        self._followers: "OrderedDict[object, object]" = OrderedDict(
+            ((None, i), sol.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=False,
+                                               min_detection_confidence=0.3, min_tracking_confidence=0.5))
+            for i in range(MAX_FOLLOWED_MESHES))
 
     def warm_up(self) -> None:
         """Run every graph once on a blank image: mediapipe starts its calculators (and prints its
@@ -105,13 +116,26 @@ class Detector:
         blank = np.zeros((128, 128, 3), np.uint8)
         self.face.process(blank)
         self.mesh.process(self._crop)
+        for mesh in self._followers.values():
+            mesh.process(self._crop)
         if self.pose is not None:
             self.pose.process(blank)
 
     def close(self) -> None:
-        for m in (self.face, self.mesh, self.pose):
+        for m in (self.face, self.mesh, self.pose, *self._followers.values()):
             if m is not None:
                 m.close()
+        self._followers.clear()
+
+    def _mesh_for(self, key):
+        """The tracking-mode mesh of one followed face (or the static one for a face not followed)."""
+        if key is None:
+            return self.mesh
+        if key not in self._followers:
+            _, mesh = self._followers.popitem(last=False)
+            self._followers[key] = mesh
+        self._followers.move_to_end(key)
+        return self._followers[key]
 
     # -- stages -------------------------------------------------------------------------------------
     def find_faces(self, rgb: np.ndarray, regions: Iterable[Region]) -> list[tuple[tuple, float, object]]:
@@ -133,7 +157,7 @@ class Detector:
         return suppress_duplicates(found)
 
     def describe_face(self, rgb: np.ndarray, box, score: float, keypoints=None,
-                      try_mesh: bool = True) -> Optional[Observation]:
+                      try_mesh: bool = True, follow_key=None) -> Optional[Observation]:
         """Face mesh on a crop around a face box: landmarks, head pose, engagement, eye span.
 
         With the detector's keypoints a face the mesh cannot fit is still reported (eye keypoints
@@ -150,7 +174,7 @@ class Detector:
             m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
             cv2.warpAffine(rgb, m, (MESH_CROP_PX, MESH_CROP_PX), dst=self._crop, flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            found = self.mesh.process(self._crop).multi_face_landmarks
+            found = self._mesh_for(follow_key).process(self._crop).multi_face_landmarks
             self._crop.fill(0)
             landmarks = found[0].landmark if found else None
             if landmarks is not None:

@@ -65,9 +65,10 @@ class FramePipeline:
         best_box, score, kps = max(found, key=lambda f: iou(f[0], box))
         return self.detector.describe_face(rgb, best_box, score, kps, try_mesh=False)
 
-    def process(self, bgr: np.ndarray, followed: Iterable[tuple[tuple, float]] = (),
+    def process(self, bgr: np.ndarray, followed: Iterable[tuple] = (),
                 heading_change_deg: float = 0.0) -> list[tuple[PersonEstimate, tuple]]:
-        """People in this frame with their pixel boxes. `followed`: (box, score) of tracked faces.
+        """People in this frame with their pixel boxes. `followed`: (box, score[, track id]) of
+        tracked faces; with an id the face's mesh runs in tracking mode.
 
         The caller's frame is overwritten (zeros) as soon as it has been converted.
         """
@@ -90,16 +91,23 @@ class FramePipeline:
         boxes: list[tuple[tuple, float, Optional[list]]] = list(found)
         # The image moves right by fx * pi/180 pixels per degree the device turned left.
         du = heading_change_deg * self.model.fx * math.pi / 180.0
-        for box, score in followed:
+        keys: dict[int, object] = {}                 # index in boxes -> the followed face it is
+        for entry in followed:
+            box, score = entry[0], entry[1]
+            key = entry[2] if len(entry) > 2 else None
             moved = (box[0] + du, box[1], box[2] + du, box[3])
             if moved[2] < 0 or moved[0] > w:
                 continue
-            if all(iou(moved, b[0]) < 0.2 for b in boxes):
+            overlaps = [i for i, b in enumerate(boxes) if iou(moved, b[0]) >= 0.2]
+            if overlaps:
+                keys.setdefault(overlaps[0], key)
+            else:
+                keys[len(boxes)] = key
                 boxes.append((moved, score, None))
         observations: list[Observation] = []
         self._lost = []
-        for box, score, kps in boxes:
-            obs = self.detector.describe_face(rgb, box, score, kps)
+        for i, (box, score, kps) in enumerate(boxes):
+            obs = self.detector.describe_face(rgb, box, score, kps, follow_key=keys.get(i))
             if obs is None:
                 obs = self._find_again(rgb, box)
             if obs is not None:

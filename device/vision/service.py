@@ -139,7 +139,7 @@ class VisionService(Service):
         h = heading if heading is not None else 0.0
         change = 0.0 if self._last_heading is None else wrap_deg(h - self._last_heading)
         self._last_heading = h
-        followed = [(t.box, t.confidence) for t in self.tracker.tracks
+        followed = [(t.box, t.confidence, t.track_id) for t in self.tracker.tracks
                     if t.box is not None and t.source == "face"]
         seen = self.pipeline.process(frame, followed, heading_change_deg=change)
         del frame                                             # already overwritten by the pipeline

@@ -184,6 +184,7 @@ def main(argv=None) -> int:
     model = CameraModel.from_hfov(W, H, HFOV)
     with native_stderr_silenced():
         detector = Detector()
+        detector.warm_up()
         render_frame([dict(azimuth_world_deg=0.0, distance_m=1.0, photo=p) for p in PHOTOS[:3]], 0.0)
 
     scenes = []
@@ -222,7 +223,8 @@ def main(argv=None) -> int:
             frame = render(world_people, truths, condition, heading, seed=10_000 * k + f, room=room, model=model)
             render_ms.append((time.perf_counter() - t_r) * 1e3)
             t_ns = f * 66_000_000
-            followed = [(t.box, t.confidence) for t in tracker.tracks if t.box is not None and t.source == "face"]
+            followed = [(t.box, t.confidence, (k, t.track_id)) for t in tracker.tracks
+                        if t.box is not None and t.source == "face"]
             seen = pipeline.process(frame, followed)
             t1, c1 = time.perf_counter(), time.process_time()
             # What the service publishes: confirmed tracks seen within the last 0.3 s.
