@@ -20,7 +20,7 @@ def test_example_loads_with_real_backends():
     assert cfg.ssl.backend == "pyaudio"
     assert cfg.vision.camera_backend == "opencv"
     assert cfg.bus.runtime_dir == ""            # the units' SWIVEL_RUNTIME_DIR=/run/swivel decides
-    assert cfg.motor.port == "/dev/serial0"
+    assert cfg.motor.serial_backend == "serial" and cfg.motor.port == "/dev/serial0"
 
 
 def _pins(cfg) -> dict[str, int]:

@@ -51,7 +51,9 @@ class SerialCable:
 
     def __init__(self, mcu_path: Path, port_path: Path):
         self.mcu_path, self.port_path = mcu_path, port_path
-        self.mcu = os.open(os.path.realpath(mcu_path), os.O_RDWR | os.O_NOCTTY)
+        # Non-blocking both ends: with nobody reading (the port closed, the motor restarting) a pty's
+        # buffer fills and a blocking write would wedge the relay. A cable with no listener loses bytes.
+        self.mcu = os.open(os.path.realpath(mcu_path), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         tty.setraw(self.mcu)
         self.master = self.slave = None
         self._stop = threading.Event()
@@ -63,6 +65,7 @@ class SerialCable:
         with self._lock:
             master, slave = os.openpty()
             tty.setraw(slave)
+            os.set_blocking(master, False)
             self.master, self.slave = master, slave
             tmp = self.port_path.with_suffix(".new")
             tmp.unlink(missing_ok=True)
@@ -89,7 +92,7 @@ class SerialCable:
                 for fd in ready:
                     try:
                         data = os.read(fd, 4096)
-                    except OSError:
+                    except OSError:                          # EAGAIN, or EIO while an end is closed
                         continue
                     try:
                         if fd == self.mcu:
@@ -97,7 +100,7 @@ class SerialCable:
                                 os.write(self.master, data)
                         elif fd == self.master and data:
                             os.write(self.mcu, data)
-                    except OSError:                          # an end went away (teardown): drop the bytes
+                    except OSError:                          # full (EAGAIN) or gone (EIO): drop the bytes
                         pass
 
     def close(self) -> None:
@@ -200,6 +203,7 @@ backend = "sim"
 [vision]
 camera_backend = "sim"
 [motor]
+serial_backend = "serial"
 port = "{port}"
 [policy]
 state_file = "{rdir / 'policy-state.json'}"

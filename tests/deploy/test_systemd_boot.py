@@ -34,7 +34,7 @@ backend = "sim"
 [vision]
 camera_backend = "sim"
 [motor]
-port = "sim"
+serial_backend = "sim"
 """
 WRITTEN = [s for s in SERVICES if importlib.util.find_spec(f"device.{s}.service") is not None]
 # Until pyproject.toml ships package data, an installed ssl has no array presets and must fail (exit 2, once).
