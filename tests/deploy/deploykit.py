@@ -5,7 +5,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,8 +83,3 @@ def exposure(unit_path: Path) -> tuple[float, str]:
     assert m, f"no exposure score in systemd-analyze output (rc={res.returncode}):\n{out}"
     return float(m.group(2)), out
 
-
-def has_package_data_config() -> bool:
-    """Does pyproject.toml ship the non-Python files of the package (the ssl array presets)?"""
-    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text()).get("tool", {}).get("setuptools", {})
-    return bool(setuptools.get("package-data"))

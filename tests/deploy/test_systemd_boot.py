@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from deploykit import REPO, SERVICES, has_package_data_config  # noqa: E402
+from deploykit import REPO, SERVICES  # noqa: E402
 
 pytestmark = pytest.mark.slow
 BOOT = Path(__file__).resolve().parent / "nested_boot.sh"
@@ -36,10 +36,7 @@ camera_backend = "sim"
 [motor]
 serial_backend = "sim"
 """
-WRITTEN = [s for s in SERVICES if importlib.util.find_spec(f"device.{s}.service") is not None]
-# Until pyproject.toml ships package data, an installed ssl has no array presets and must fail (exit 2, once).
-BROKEN = {"ssl"} & set(WRITTEN) if not has_package_data_config() else set()
-PRESENT = [s for s in WRITTEN if s not in BROKEN]
+PRESENT = [s for s in SERVICES if importlib.util.find_spec(f"device.{s}.service") is not None]
 
 
 class Nested:
@@ -145,14 +142,6 @@ def test_install_then_boot_starts_every_written_service(nested):
         st = nested.wait(f"swivel-{s}.service", lambda p: p["SubState"] == "running", 90, "running")
         assert st["NRestarts"] == "0", (s, st, nested.journal(f"swivel-{s}.service"))
         assert '"msg": "ready"' in nested.journal(f"swivel-{s}.service", 200)
-
-
-@pytest.mark.skipif(not BROKEN, reason="the installed package has its data files")
-def test_installed_ssl_without_its_presets_fails_once_and_says_why(nested):
-    """The known packaging gap (see test_install.py::test_package_data_installed), seen where it bites."""
-    st = nested.wait("swivel-ssl.service", lambda p: p["ActiveState"] == "failed", 90, "failed")
-    assert st["ExecMainStatus"] == "2" and st["NRestarts"] == "0", st
-    assert "no array preset or geometry file 'respeaker4'" in nested.journal("swivel-ssl.service")
 
 
 def _status(nested: Nested, pid: str) -> dict[str, str]:
