@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from .errors import UserError
@@ -11,8 +12,24 @@ from .errors import UserError
 SUBCOMMAND_MODULES = ("device.ssl.cli", "device.vision.cli", "device.policy.cli", "device.bus.cli")
 
 
+# "-90:90" is a range of angles, not an option: argparse would otherwise refuse `--rom -90:90`.
+_ANGLE_RANGE = re.compile(r"^-\d+(\.\d*)?:-?\d+(\.\d*)?$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (like every other user mistake) and negative angle ranges as values."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+    def _parse_optional(self, arg_string):
+        if _ANGLE_RANGE.match(arg_string):
+            return None
+        return super()._parse_optional(arg_string)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="swivel", description=__doc__)
+    parser = _Parser(prog="swivel", description=__doc__)
     parser.add_argument("--config", metavar="FILE", help="swivel.toml (built-in defaults when omitted)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

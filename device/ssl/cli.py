@@ -20,7 +20,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--array", required=True, metavar="NAME_OR_TOML",
                    help="array preset (respeaker4, respeaker6) or a geometry TOML file")
     p.add_argument("--rom", metavar="MIN:MAX",
-                   help="range of motion in degrees, device frame; write --rom=-120:120 when MIN is negative")
+                   help="range of motion in degrees, device frame, e.g. -120:120")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_locate)
 

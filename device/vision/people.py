@@ -1,6 +1,7 @@
 """From observations in pixels to people in the device frame: bearing, elevation, distance, engagement."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from . import geometry as g
@@ -21,7 +22,7 @@ class PersonEstimate:
 
     def as_dict(self) -> dict:
         return {"bearing_deg": round(self.bearing_deg, 2), "elevation_deg": round(self.elevation_deg, 2),
-                "distance_m": round(self.distance_m, 3), "engagement": round(self.engagement, 3),
+                "distance_m": None if math.isnan(self.distance_m) else round(self.distance_m, 3), "engagement": round(self.engagement, 3),
                 "confidence": round(self.confidence, 3)}
 
 

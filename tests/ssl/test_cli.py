@@ -34,9 +34,10 @@ def test_json_answer_names_the_direction(recording):
     assert answer["candidates"][0]["power"] == 1.0
 
 
-def test_outside_the_range_of_motion_is_null(recording):
+@pytest.mark.parametrize("rom", [["--rom=-90:90"], ["--rom", "-90:90"]])
+def test_outside_the_range_of_motion_is_null(recording, rom):
     path, _ = recording
-    out = swivel("ssl", "locate", path, "--array", "respeaker4", "--rom=-90:90", "--json")
+    out = swivel("ssl", "locate", path, "--array", "respeaker4", *rom, "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["azimuth_deg"] is None
 
@@ -58,6 +59,8 @@ def test_a_float_wav_and_a_geometry_file_work(write_wav, recording, tmp_path):
     ("notwav", "is not a readable WAV file"),
     ("array", "no array preset or geometry file 'nosuch'"),
     ("rom", "--rom wants MIN:MAX"),
+    ("noarray", "the following arguments are required: --array"),
+    ("flag", "unrecognized arguments: --loud"),
 ])
 def test_bad_input_is_one_clear_line(case, message, recording, write_wav, tmp_path):
     path, x = recording
@@ -76,6 +79,10 @@ def test_bad_input_is_one_clear_line(case, message, recording, write_wav, tmp_pa
         args = [path, "--array", "nosuch"]
     elif case == "rom":
         args = [path, "--array", "respeaker4", "--rom", "wide"]
+    elif case == "noarray":
+        args = [path]
+    elif case == "flag":
+        args = [path, "--array", "respeaker4", "--loud"]
     out = swivel("ssl", "locate", *args)
     assert out.returncode == 2
     assert message in out.stderr
