@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -136,6 +137,10 @@ class MotorLink:
             self.counters.reconnects += 1
         self._ser, self._target = ser, target
         self._decoder = FrameDecoder()
+        with self._lock:
+            # A fresh start for the seq counter each time the port opens: a restarted host must not
+            # replay the numbers the MCU last saw (see PROTOCOL.md, "Sequence numbers").
+            self._seq = random.randrange(256)
         self._connected.set()
         log.info("serial link open on %s (%s)", self.port, target)
         return True

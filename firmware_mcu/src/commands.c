@@ -1,5 +1,6 @@
 /* Command dispatch: validates payload lengths, executes each new command once, acknowledges everything. */
 #include "commands.h"
+#include "crc16.h"
 #include "hal.h"
 #include "motion.h"
 
@@ -7,6 +8,7 @@ static frame_decoder_t decoder;
 static link_counters_t counters;
 static uint8_t last_seq;
 static uint8_t last_type;
+static uint16_t last_crc;       /* of the last executed frame: a retransmission is byte-identical */
 static uint8_t last_result;
 static uint8_t telemetry_seq;
 
@@ -14,6 +16,18 @@ void commands_init(void)
 {
     frame_decoder_init(&decoder);
     last_type = 0;      /* no command type is 0, so the first frame is never a duplicate */
+}
+
+/* Checksum of a frame's whole content. Seq and type alone are not enough: the host's 8-bit seq wraps
+ * (pings use it too), so a new command can meet the seq of the last one; only a byte-identical frame
+ * is a retransmission. */
+static uint16_t frame_crc(const frame_t *f)
+{
+    uint16_t crc = crc16_update(crc16_update(crc16_update(CRC16_INIT, f->type), f->seq), f->len);
+    for (uint8_t i = 0; i < f->len; i++) {
+        crc = crc16_update(crc, f->payload[i]);
+    }
+    return crc;
 }
 
 const link_counters_t *commands_counters(void) { return &counters; }
@@ -129,7 +143,8 @@ static void handle(const frame_t *f, uint32_t now_ms)
         send_status(f->seq);
         return;
     }
-    if (f->seq == last_seq && f->type == last_type) {
+    uint16_t crc = frame_crc(f);
+    if (f->seq == last_seq && f->type == last_type && crc == last_crc) {
         counters.rx_duplicates++;   /* a retransmission: our ACK was lost, do not act twice */
         send_ack(f->seq, f->type, last_result);
         return;
@@ -137,6 +152,7 @@ static void handle(const frame_t *f, uint32_t now_ms)
     last_result = execute(f);
     last_seq = f->seq;
     last_type = f->type;
+    last_crc = crc;
     send_ack(f->seq, f->type, last_result);
 }
 

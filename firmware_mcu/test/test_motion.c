@@ -109,6 +109,15 @@ int main(void)
     for (int i = 0; i < 20; i++) { run_ms(50); send_cmd(MSG_PING, 8, NULL, 0); }
     CHECK(host_step_count == 0);
 
+    /* The host's seq wraps: a new MOVE that happens to carry the last MOVE's seq is still executed. */
+    move(7, 4500, 9000, 18000);
+    CHECK(commands_counters()->rx_duplicates == 1);
+    for (int i = 0; i < 20; i++) { run_ms(50); send_cmd(MSG_PING, 8, NULL, 0); }
+    CHECK(host_step_count == 900);
+    move(7, 0, 9000, 18000);
+    for (int i = 0; i < 20; i++) { run_ms(50); send_cmd(MSG_PING, 8, NULL, 0); }
+    CHECK(host_step_count == 0);
+
     /* Obstacle: steps are lost, the supervisor detects the stall and stops. */
     move(9, 9000, 9000, 18000);
     run_ms(100);
