@@ -36,7 +36,12 @@ class Stack:
         self.fast_plant = fast_plant
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs_dir = runtime_dir / "logs"
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.logs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"runtime directory {runtime_dir}: cannot create it ({exc.strerror})") from None
+        if not os.access(runtime_dir, os.W_OK | os.X_OK):
+            raise UserError(f"runtime directory {runtime_dir}: not writable")
         self.config_file = runtime_dir / "swivel.toml"
         self._write_run_config(extra_config or {})
         self.env = dict(os.environ, SWIVEL_RUNTIME_DIR=str(runtime_dir), PYTHONUNBUFFERED="1")
@@ -129,9 +134,22 @@ def wait_until_started(stack: Stack, recorder: Recorder, timeout_s: float = STAR
     raise UserError(f"services did not start within {timeout_s:.0f} s: {', '.join(missing)}")
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse a report path that cannot be written before the run, not after it."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UserError(f"--report {path}: is a directory")
+    if not parent.is_dir():
+        raise UserError(f"--report {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"--report {path}: not writable")
+
+
 def run_stack(scenario: str | None, config: str | None, duration: float | None, report_path: str | None,
               view: bool, runtime_dir: str | None = None, fast_plant: bool = False,
               extra_config: dict | None = None) -> dict:
+    if report_path:
+        _check_writable(Path(report_path))
     own_dir = runtime_dir is None
     rdir = Path(runtime_dir) if runtime_dir else Path(tempfile.mkdtemp(prefix="swivel-", dir="/tmp"))
     stack = Stack(scenario, config, rdir, duration, fast_plant, extra_config)
@@ -165,7 +183,11 @@ def run_stack(scenario: str | None, config: str | None, duration: float | None, 
                           interrupted=interrupted, dropped=dict(recorder.sub.dropped))
     report["runtime_dir"] = str(rdir)
     if report_path:
-        Path(report_path).write_text(json.dumps(report, indent=2))
+        try:
+            Path(report_path).write_text(json.dumps(report, indent=2))
+        except OSError as exc:
+            raise UserError(f"--report {report_path}: cannot write it ({exc.strerror}); "
+                            f"the run's logs are in {rdir}") from None
     if own_dir and not report_path and not interrupted:
         shutil.rmtree(rdir, ignore_errors=True)
     return report

@@ -77,3 +77,13 @@ def test_defaults_load_and_every_shipped_scenario_is_valid():
 def test_config_round_trips_with_every_section():
     cfg = parse_config("[bus]\nheartbeat_s = 0.25\n[gpio]\nbackend = \"real\"\n")
     assert cfg.bus.heartbeat_s == 0.25 and cfg.gpio.backend == "real"
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--runtime-dir", "/dev/null/bus"], ["runtime directory /dev/null/bus", "cannot create it"]),
+    (["--report", "/nonexistent-dir/report.json"], ["--report", "directory /nonexistent-dir does not exist"]),
+])
+def test_unusable_run_paths_are_refused_before_the_run(args, needles):
+    # Both are checked before any process starts, so these return at once.
+    proc = swivel("run", "--duration", "1", *args)
+    assert_one_line_error(proc, *needles)
