@@ -183,6 +183,7 @@ class SimWorld(Msg, kw_only=True):
     mute: bool = False
     lighting: float = 1.0
     scenario_time_s: float = 0.0
+    camera_present: bool = True      # False while the simulated camera is unplugged
 
 
 class SimAudioBlock(Msg, kw_only=True):

@@ -33,6 +33,11 @@ def _quiet_stderr():
         os.close(devnull)
 
 
+class AudioUnavailable(RuntimeError):
+    """The input is not there now (unplugged, not yet enumerated, busy); it may come back: retry later.
+    A mistake in what was asked for (too few channels, no pyaudio) is a UserError instead."""
+
+
 class AudioInput:
     """Interface of every audio backend: blocks of float32 samples stamped with their capture time."""
 
@@ -51,7 +56,8 @@ class PyAudioInput(AudioInput):
     """A multichannel ALSA input through PyAudio's callback stream.
 
     `device` is an index, a (case-insensitive) substring of the device name, or "" for the default
-    input. Capture time = the monotonic time the callback ran, minus the block's duration and the
+    input. A device that is not there raises AudioUnavailable (the service retries: a USB array may be
+    plugged in later); one with too few channels is a UserError. Capture time = the monotonic time the callback ran, minus the block's duration and the
     stream's input latency, so it dates the first sample of the block.
     """
 
@@ -75,8 +81,8 @@ class PyAudioInput(AudioInput):
                                              input_device_index=index, frames_per_buffer=block,
                                              stream_callback=self._callback)
             except (OSError, ValueError) as exc:
-                raise UserError(f"cannot open audio input {info['name']!r} at {rate} Hz with {channels} "
-                                f"channels: {exc}") from None
+                raise AudioUnavailable(f"cannot open audio input {info['name']!r} at {rate} Hz with {channels} "
+                                       f"channels: {exc}") from None
             self._latency_ns = int(self._stream.get_input_latency() * 1e9)
             self._stream.start_stream()
         except BaseException:
@@ -93,16 +99,16 @@ class PyAudioInput(AudioInput):
                 d = self._pa.get_default_input_device_info()
                 return int(d["index"]), d
             except (IOError, OSError):
-                raise UserError(f"no default audio input device (inputs: {names})") from None
+                raise AudioUnavailable(f"no default audio input device (inputs: {names})") from None
         if isinstance(device, int) or str(device).isdigit():
             for i, d in inputs:
                 if i == int(device):
                     return i, d
-            raise UserError(f"audio input device index {device} does not exist (inputs: {names})")
+            raise AudioUnavailable(f"audio input device index {device} does not exist (inputs: {names})")
         for i, d in inputs:
             if str(device).lower() in d["name"].lower():
                 return i, d
-        raise UserError(f"no audio input device named like {device!r} (inputs: {names})")
+        raise AudioUnavailable(f"no audio input device named like {device!r} (inputs: {names})")
 
     def _callback(self, in_data, frame_count, time_info, status):
         import pyaudio
@@ -123,7 +129,8 @@ class PyAudioInput(AudioInput):
 
     def close(self) -> None:
         try:
-            self._stream.stop_stream()
+            if self._stream.is_active():
+                self._stream.stop_stream()
             self._stream.close()
         finally:
             self._pa.terminate()

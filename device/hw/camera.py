@@ -104,6 +104,8 @@ class SimCamera(CameraInput):
         world = self.world()
         if world is None:
             raise CameraUnavailable("simulated camera has no world yet (nothing on sim.world)")
+        if not getattr(world, "camera_present", True):
+            raise CameraUnavailable("simulated camera unplugged")
         t_ns = time.monotonic_ns()
         self._frames += 1
         if world.shutter_closed:

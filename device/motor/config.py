@@ -39,8 +39,8 @@ class MotorConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Reporting.
     state_rate_hz: Annotated[float, Meta(ge=20, le=100)] = 25.0
     # GPIO (BCM numbers): the MCU's RESET (active low, through a transistor or open drain) and a status LED.
-    reset_pin: BcmPin = 17
-    status_led_pin: BcmPin = 27
+    reset_pin: BcmPin = 23
+    status_led_pin: BcmPin = 24
     reset_pulse_s: Positive = 0.05
     gpio_backend: Literal["auto", "mock", "real"] = "auto"   # auto: follow [gpio] backend
 

@@ -96,6 +96,7 @@ class Policy:
         self.people_msg: Optional[People] = None
         self.people_recv_ns: Optional[int] = None
         self.muted = False
+        self.ssl_missing = ""        # set by the service from ssl's heartbeat: why ssl is not there, or ""
         self.task: Union[None, str, Turn, Pan] = None      # "stop", an API turn or a pan
         self.rom_setup: Optional[RomSetup] = None
         self.api_quiet_until_ns = 0
@@ -202,6 +203,8 @@ class Policy:
             out.append(Hold("shutter_closed", "camera shutter closed"))
         elif pm.blind:
             out.append(Hold("vision_unavailable", f"camera blind: {pm.blind_reason or 'no reason given'}"))
+        if self.ssl_missing:
+            out.append(Hold("ssl_unavailable", self.ssl_missing[:200]))
         m = self.motor
         if m is None:
             out.append(Hold("motor_fault", "no word from the motor yet"))

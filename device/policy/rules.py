@@ -8,7 +8,7 @@ from .angles import diff
 from .config import RulesConfig
 
 # Every rule the policy can report, in the order they are listed in policy.state.
-RULES = ("shutter_closed", "vision_unavailable", "motor_fault", "mute", "hand_turn", "hand_turn_recent",
+RULES = ("shutter_closed", "vision_unavailable", "ssl_unavailable", "motor_fault", "mute", "hand_turn", "hand_turn_recent",
          "stall", "ambiguous_sound", "outside_rom")
 
 # Rules that only stop what the policy decides on its own (following, sound); an app's explicit turn

@@ -37,6 +37,7 @@ class PolicyService(Service):
         self.access = AccessControl(Path(pc.access_file).expanduser() if pc.access_file else None, os.getuid())
         self._setup_mute()
         self.on("ssl", "ssl.doa", lambda m: self.policy.on_doa(m, time.monotonic_ns()))
+        self.watch("ssl")                     # its heartbeat: see _check_peers
         self.on("vision", "vision.people", lambda m: self.policy.on_people(m, time.monotonic_ns()))
         self.on("motor", "motor.state", lambda m: self.policy.on_motor(m, time.monotonic_ns()))
         self.api = MotionApi(self.policy, self.access, time.monotonic_ns, self.step, self.event)
@@ -131,12 +132,25 @@ class PolicyService(Service):
             self.policy.set_muted(not self.policy.muted)
         self._mute_was_pressed = pressed
 
+    # -- peers ------------------------------------------------------------------------------------------
+    def _check_peers(self) -> None:
+        """ssl publishes only when it hears something, so its heartbeat is what says it is there (vision and
+        the motor say so with their periodic state)."""
+        if self.peer_alive("ssl"):
+            self._ssl_seen = True
+            self.policy.ssl_missing = ""
+        elif getattr(self, "_ssl_seen", False):
+            self.policy.ssl_missing = f"no heartbeat from ssl for {self.cfg.bus.heartbeat_timeout_s:g} s"
+        else:
+            self.policy.ssl_missing = "waiting for ssl's first heartbeat"
+
     # -- the tick -----------------------------------------------------------------------------------
     def step(self) -> PolicyState:
         if self._degraded and self.pub.hb_state == "running":
             # Running, but something the user should fix (the heartbeat tells `swivel run` and the logs).
             self.pub.hb_state, self.pub.hb_detail = "degraded", self._degraded
         self._read_mute()
+        self._check_peers()
         out = self.policy.tick(time.monotonic_ns())
         if out.rom_changed:
             self._store_rom()

@@ -87,7 +87,8 @@ class Service:
         try:
             self.pub.hb_state = "starting"
             self.setup()
-            self.pub.hb_state = "running"
+            if self.pub.hb_state == "starting":      # setup() may have said "degraded" already
+                self.pub.hb_state = "running"
             self.notifier.ready(f"{self.name} running")
             self.event("ready", pid_runtime_dir=str(self.runtime_dir))
             self.loop.run()

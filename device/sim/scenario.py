@@ -55,7 +55,8 @@ class Noise(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class Event(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     t: float
     kind: Literal["shutter_close", "shutter_open", "mute_on", "mute_off", "obstacle", "clear_obstacles",
-                  "hand_push", "mcu_reset", "lights"]
+                  "hand_push", "mcu_reset", "lights", "mics_unplug", "mics_plug", "camera_unplug",
+                  "camera_plug"]
     azimuth_deg: Optional[float] = None  # obstacle position (world)
     delta_deg: Optional[float] = None    # hand push: how far the hand turns the screen
     duration_s: float = 1.0

@@ -5,6 +5,7 @@ It stands in for the room and for the wake-word engine. Its motor backend is the
 in simavr (`device.sim.turntable`), so the heading it renders with is the heading the firmware produced.
 Publishes: `sim.world` (ground truth for simulated camera and GPIO backends), `sim.audio` (the mic
 wire), and, as the `wake` publisher, `wake.event` for every utterance that begins with the wake word.
+Besides the scenario's timed events it takes events sent now, on its control inbox (`device.sim.control`).
 At exit it writes `<runtime_dir>/world-truth.json` for the run report.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..bus.pubsub import Publisher
 from ..bus.schemas import SimAudioBlock, SimPerson, SimWorld, WakeEvent
 from ..errors import UserError
 from ..runtime.logs import log_event, setup_logging
+from .control import ControlInbox
 from .scenario import Scenario, load_scenario, person_at
 
 WORLD_PERIOD_S = 1 / 30          # ground-truth rate (camera frames are rendered from it)
@@ -39,6 +41,8 @@ class World:
         self.pub = Publisher("world", runtime_dir, heartbeat_s=0.5)
         self.wake_pub = Publisher("wake", runtime_dir, heartbeat_s=0.5)
         self.shutter_closed = False
+        self.mics_present = True
+        self.camera_present = True
         self.mute = False
         self.lighting = 1.0
         self.truth_speech: list[dict] = []
@@ -60,6 +64,7 @@ class World:
                                         if v is not None} for n in scenario.noise],
                                 seed=scenario.seed)
         self.turntable = SimTurntable(runtime_dir, fast_plant=fast_plant)
+        self.control = ControlInbox(runtime_dir)
 
     # -- scenario timeline ---------------------------------------------------------------------------
     def _schedule_speech(self, duration_s: float) -> None:
@@ -102,6 +107,10 @@ class World:
             tt.reset_mcu()
         elif ev.kind == "lights":
             self.lighting = ev.level if ev.level is not None else 1.0
+        elif ev.kind in ("mics_unplug", "mics_plug"):
+            self.mics_present = ev.kind == "mics_plug"
+        elif ev.kind in ("camera_unplug", "camera_plug"):
+            self.camera_present = ev.kind == "camera_plug"
         self.events_done.append({"t": ev.t, "kind": ev.kind})
         log_event(self.log, "scenario event", kind=ev.kind, t=ev.t)
 
@@ -116,7 +125,7 @@ class World:
                                     speaking=p.id in speaking))
         return SimWorld(t_ns=time.monotonic_ns(), heading_deg=heading, people=people,
                         shutter_closed=self.shutter_closed, mute=self.mute, lighting=self.lighting,
-                        scenario_time_s=t)
+                        scenario_time_s=t, camera_present=self.camera_present)
 
     # -- main loop ----------------------------------------------------------------------------------
     def wait_for_services(self, stop_flag: list[bool], timeout_s: float = 90.0) -> None:
@@ -159,6 +168,8 @@ class World:
             heading = self.turntable.angle_deg()
             while events and events[0].t <= t:
                 self._apply_event(events.pop(0))
+            for ev in self.control.poll():
+                self._apply_event(ev)
             while wakes and wakes[0][0] <= t:
                 _, ev = wakes.pop(0)
                 ev.t_ns = time.monotonic_ns()
@@ -167,6 +178,9 @@ class World:
             while (next_block + 1) * block_s <= t:
                 t_block = next_block * block_s
                 samples = self.audio.render(t_block, AUDIO_BLOCK, heading)
+                if not self.mics_present:            # unplugged: the sound happens, nobody records it
+                    next_block += 1
+                    continue
                 self.pub.publish("sim.audio", SimAudioBlock(
                     t_ns=self.t0_ns + int(t_block * 1e9), rate=self.fs, channels=samples.shape[1],
                     samples=np.ascontiguousarray(samples, dtype=np.float32).tobytes()))
@@ -192,6 +206,7 @@ class World:
         (self.runtime_dir / "world-truth.json").write_text(json.dumps(out))
 
     def close(self) -> None:
+        self.control.close()
         self.turntable.stop()
         self.pub.close()
         self.wake_pub.close()

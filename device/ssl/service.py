@@ -1,6 +1,7 @@
 """The ssl service: streams the mic array, localizes wake words and speech, publishes `ssl.doa`, drives the light bar."""
 from __future__ import annotations
 
+import logging
 import time
 
 from ..bus.schemas import DoaCandidate, DoaEstimate, MotorState, PolicyState, WakeEvent
@@ -10,6 +11,8 @@ from .geometry import load_array
 from .stream import Estimate, SslStream
 
 WAKE_WAIT_S = 2.0            # how long a wake event may wait for the audio of its end to arrive
+AUDIO_LOST_S = 1.0           # no block for this long: the microphones are gone (a block is 64 ms)
+AUDIO_RETRY_S = 2.0          # how often a gone input is looked for again
 
 
 class SslService(Service):
@@ -26,7 +29,13 @@ class SslService(Service):
         self.stream.rom_world = (c.rom_min_deg, c.rom_max_deg)
         self.pending_wakes: list[tuple[float, WakeEvent]] = []
         self.published = 0
+        self.audio = None
+        self.audio_lost = ""                  # why the input is gone, "" while blocks flow
+        # The simulated wire only flows once the world's clock starts: watch it from its first block on.
+        self._last_block: float | None = None
+        self._next_audio_try = 0.0
         self._open_audio()
+        self.loop.every(0.25, self._check_audio)
         self.on("motor", "motor.state", self._on_motor)
         self.on("wake", "wake.event", self._on_wake)
         self.on("policy", "policy.state", self._on_policy)
@@ -48,16 +57,56 @@ class SslService(Service):
             self.audio = SimAudioInput(self.runtime_dir, g.capture_channels, g.sample_rate, ctx=self.ctx)
             self.loop.add_reader(self.audio.sock, self._drain_audio)
         else:
-            from ..hw.audio import PyAudioInput
-            self.audio = PyAudioInput(c.device, g.capture_channels, g.sample_rate, c.block)
             self.loop.every(c.block / g.sample_rate / 2, self._drain_audio)
+            self._reopen_pyaudio()
+
+    def _reopen_pyaudio(self) -> None:
+        from ..hw.audio import AudioUnavailable, PyAudioInput
+        c, g = self.cfg.ssl, self.geometry
+        self._next_audio_try = time.monotonic() + AUDIO_RETRY_S
+        try:
+            self.audio = PyAudioInput(c.device, g.capture_channels, g.sample_rate, c.block)
+        except AudioUnavailable as exc:
+            self._mark_lost(str(exc))
+            return
+        self._last_block = time.monotonic()
+        self.event("audio input open", device=c.device, channels=g.capture_channels)
+
+    def _check_audio(self) -> None:
+        """Microphones that vanish (unplugged, driver gone) are noticed, reported and looked for again."""
+        now = time.monotonic()
+        if self.audio is None:
+            if now >= self._next_audio_try:
+                self._reopen_pyaudio()
+            return
+        if self._last_block is not None and now - self._last_block > AUDIO_LOST_S:
+            self._mark_lost(f"no audio for {now - self._last_block:.1f} s")
+            if self.cfg.ssl.backend != "sim":       # a dead stream does not revive: open the device again
+                self.audio.close()
+                self.audio = None
+                self._next_audio_try = now + AUDIO_RETRY_S
+
+    def _mark_lost(self, why: str) -> None:
+        if not self.audio_lost:
+            self.event("audio input lost; retrying", logging.ERROR, reason=why,
+                       retry_s=AUDIO_RETRY_S if self.cfg.ssl.backend != "sim" else None)
+        self.audio_lost = why
+        self.pub.hb_state, self.pub.hb_detail = "degraded", f"audio input lost: {why}"[:200]
+
+    def _mark_back(self) -> None:
+        self.event("audio input back", was=self.audio_lost)
+        self.audio_lost = ""
+        self.pub.hb_state, self.pub.hb_detail = "running", ""
 
     # -- inputs -------------------------------------------------------------------------------------
     def _drain_audio(self) -> None:
-        while True:
+        while self.audio is not None:
             block = self.audio.read(0)
             if block is None:
                 break
+            self._last_block = time.monotonic()
+            if self.audio_lost:
+                self._mark_back()
             for est in self.stream.push(*block):
                 self._publish(est)
         self._serve_wakes()

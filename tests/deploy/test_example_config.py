@@ -57,9 +57,6 @@ def _collisions(cfg) -> list[str]:
     return out
 
 
-@pytest.mark.xfail(condition=bool(_collisions(default_config())), strict=True,
-                   reason="built-in defaults give two services the same pin: " + "; ".join(_collisions(default_config()))
-                   + " (the example config sets motor.reset_pin = 23, motor.status_led_pin = 24)")
 def test_default_pins_do_not_collide():
     """Without a config file every service still has its own pins (a bench setup runs on the defaults)."""
     assert not _collisions(default_config())

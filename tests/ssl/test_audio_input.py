@@ -7,7 +7,7 @@ import pytest
 from device.bus.pubsub import Publisher
 from device.bus.schemas import SimAudioBlock
 from device.errors import UserError
-from device.hw.audio import PyAudioInput, SimAudioInput
+from device.hw.audio import AudioUnavailable, PyAudioInput, SimAudioInput
 
 
 def _send_until_read(pub, audio, msg):
@@ -45,8 +45,9 @@ def test_sim_audio_with_the_wrong_channel_count_is_a_clear_error(runtime_dir):
         pub.close()
 
 
-def test_a_missing_pyaudio_device_is_a_clear_error():
-    with pytest.raises(UserError, match="no audio input device named like 'no-such-mic-array'"):
+def test_a_missing_pyaudio_device_is_unavailable_not_fatal():
+    # Not there (yet): the service retries, since a USB array can be plugged in later.
+    with pytest.raises(AudioUnavailable, match="no audio input device named like 'no-such-mic-array'"):
         PyAudioInput("no-such-mic-array", channels=4, rate=16000)
-    with pytest.raises(UserError, match="index 999 does not exist"):
+    with pytest.raises(AudioUnavailable, match="index 999 does not exist"):
         PyAudioInput(999, channels=4, rate=16000)
