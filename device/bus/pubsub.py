@@ -90,6 +90,7 @@ class Subscriber:
         self._connected: set[str] = set()
         self.last_heartbeat: dict[str, float] = {}   # service -> monotonic time of its last heartbeat
         self.heartbeat_pid: dict[str, int] = {}
+        self.heartbeat_state: dict[str, str] = {}      # last state each heartbeat announced (running, degraded, ...)
         self.received: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
 
@@ -130,6 +131,7 @@ class Subscriber:
         if name == "hb":
             self.last_heartbeat[msg.service] = time.monotonic()
             self.heartbeat_pid[msg.service] = msg.pid
+            self.heartbeat_state[msg.service] = msg.state
         return name, msg
 
     def poll(self, timeout_ms: int = 0) -> Iterator[tuple[str, msgspec.Struct]]:

@@ -230,6 +230,7 @@ class Harness:
         self.states: list[PolicyState] = []
         self.alerts: list[PolicyAlert] = []
         self.vision_alive = True
+        self.ssl_alive = True                            # False: ssl's heartbeat stops, as if it crashed
         self.heartbeat = None                            # the policy's latest heartbeat
         self.proc: Optional[subprocess.Popen] = None
         self.log_path = workdir / "policy.log"
@@ -282,7 +283,7 @@ class Harness:
         self.pubs["world"].publish("sim.world", SimWorld(t_ns=now, heading_deg=self.room.heading,
                                                          shutter_closed=self.room.shutter_closed, mute=self.room.mute))
         for name, p in self.pubs.items():
-            if name != "vision" or self.vision_alive:
+            if (name != "vision" or self.vision_alive) and (name != "ssl" or self.ssl_alive):
                 p.tick()
         for topic, msg in self.sub.poll(int(dt * 1000)):
             if topic == "motor.goal" and (not self.goals or msg.seq != self.goals[-1].seq):

@@ -181,6 +181,26 @@ def test_vision_silent_holds(harness):
     assert h.moves() == []
 
 
+def test_ssl_silent_holds_until_its_heartbeat_is_back(harness):
+    h = harness()
+    h.room.people[1] = Someone(100.0)                    # someone to turn to, once allowed
+    h.run(0.5)
+    assert not _holds_now(h, "ssl_unavailable")
+    h.ssl_alive = False
+    h.run(2.5)                                           # heartbeat_timeout_s = 2 s
+    assert _holds_now(h, "ssl_unavailable")
+    assert "no heartbeat from ssl" in _reason(h.state, "ssl_unavailable")
+    h.hear(100.0)
+    h.run(1.0)
+    assert h.moves() == []
+    h.ssl_alive = True
+    h.run(1.0)
+    assert not _holds_now(h, "ssl_unavailable")
+    h.hear(100.0)
+    h.run(2.0)
+    assert h.moves() and abs(h.moves()[-1].target_deg - 100.0) < 10.0
+
+
 # ---- away mode --------------------------------------------------------------------------------
 
 def test_away_mode_pans_and_alerts(harness):
