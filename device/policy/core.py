@@ -165,19 +165,26 @@ class Policy:
         self._alerts += self.away.alerts(people, msg.t_ns, now_ns)
 
     def on_doa(self, msg: DoaEstimate, now_ns: int) -> None:
-        if msg.azimuth_deg is None:
-            return
         # Convert with the heading during the utterance, not now: the device may be turning.
         t = (msg.start_ns + msg.end_ns) // 2 if 0 < msg.start_ns <= msg.end_ns else msg.t_ns
         heading = self._heading_at(t, msg.heading_deg)
         if (heading is None or self.away.enabled or not self.follow or self.rom_setup is not None
                 or self.muted or now_ns < self.api_quiet_until_ns):
             return                              # nobody asked us to listen now
+        asks = msg.trigger != "vad" or self.cfg.fusion.turn_on_vad
+        if msg.azimuth_deg is None:
+            # ssl found no target inside the range (it knows the range from policy.state); a wake word whose
+            # strongest direction lies outside it is reported, so the user learns why nothing turned.
+            if asks and msg.candidates:
+                top = to_world(msg.candidates[0].azimuth_deg, heading)
+                if not self.rom.contains(top):
+                    self.timed.set("outside_rom", f"sound at {top:.0f} deg is outside the range of motion "
+                                   f"{self.rom.text()}", now_ns + int(self.cfg.rules.cue_hold_s * 1e9))
+            return
         world = to_world(msg.azimuth_deg, heading)
         candidates = [(to_world(c.azimuth_deg, heading), c.power) for c in msg.candidates]
         verdict = self.fusion.add_sound(world, msg.confidence, t, now_ns, candidates, msg.ambiguous,
                                         self.rom.contains, self.rom.text(), msg.trigger)
-        asks = msg.trigger != "vad" or self.cfg.fusion.turn_on_vad
         if verdict.rule and asks:
             # (Plain speech that is ambiguous or out of range is only ignored: TV chatter must not hold.)
             self.timed.set(verdict.rule, verdict.reason, now_ns + int(self.cfg.rules.cue_hold_s * 1e9))

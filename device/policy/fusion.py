@@ -147,7 +147,9 @@ class Fusion:
                   candidates: list[tuple[float, float]], ambiguous: bool, in_rom: Callable[[float], bool],
                   rom_text: str, trigger: str = "wake") -> SoundVerdict:
         """Judge one sound estimate (world bearings) and, if it is usable, make it the pending cue."""
-        if confidence < self.cfg.min_confidence:
+        # (An estimate ssl calls ambiguous comes with a low confidence by construction: judge its rivals
+        # first, so the user is told "cannot tell which" rather than "too weak".)
+        if confidence < self.cfg.min_confidence and not ambiguous:
             return SoundVerdict(False, reason=f"sound at {world_deg:.0f} deg too weak ({confidence:.2f})")
         # Rival directions: candidates far from the estimate and nearly as strong (when ssl itself says
         # it is ambiguous, its rivals count whatever their strength).
@@ -174,6 +176,8 @@ class Fusion:
             # ssl cannot tell but names no rival; nobody seen there either.
             return SoundVerdict(False, "ambiguous_sound", f"sound at {chosen:.0f} deg: ssl cannot tell its direction")
         weight = confidence * self.credibility.get(chosen, now_ns)
+        if confidence < self.cfg.min_confidence:
+            return SoundVerdict(False, reason=f"sound at {chosen:.0f} deg too weak ({confidence:.2f})")
         if weight < self.cfg.min_cue_weight:
             self.note = f"ignoring sound at {chosen:.0f} deg: nobody was seen there (weight {weight:.2f})"
             return SoundVerdict(False, reason=self.note)

@@ -54,6 +54,9 @@ class Stack:
         data["bus"]["runtime_dir"] = str(self.runtime_dir)
         data["gpio"]["backend"] = "mock"
         data["sim"]["scenario"] = self.scenario.path
+        # A simulated room keeps its own range of motion: a run never reads or writes the device's state.
+        if not data["policy"].get("state_file"):
+            data["policy"]["state_file"] = str(self.runtime_dir / "policy-state.json")
         for section, values in {**self.scenario.config, **extra}.items():
             data.setdefault(section, {}).update(values)
         for section in ("ssl", "vision", "motor"):

@@ -152,6 +152,8 @@ def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, i
                            "confidence": round(d.confidence, 3), "ambiguous": d.ambiguous}
                           for d in doas],
         "decisions": decision_log(policy_states, t0),
+        "alerts": [{"t_s": round((a.t_ns - t0) / 1e9, 3) if t0 else None, "bearing_deg": round(a.bearing_deg, 1),
+                    "track_id": a.track_id, "kind": a.kind} for a in timeline.get("policy.alert", [])],
         "messages": {k: len(v) for k, v in timeline.items()},
         "dropped": dropped,
         "exit_codes": exit_codes,
@@ -167,6 +169,12 @@ def summary_lines(report: dict) -> list[str]:
         lines.append(f"  t={e['utterance_s'][0]:>6.1f}s person {e['person']} at {e['talker_azimuth_deg']:.0f} deg: "
                      f"motion start {e['motion_start_after_end_s']} s, faced {e['faced_after_end_s']} s, "
                      f"final error {e['final_error_deg']} deg, holds {e['holds'] or '-'}")
+    if report.get("moves_per_minute") is not None:
+        faced = report["time_to_face_s"]["median"]
+        lines.append(f"moves per minute: {report['moves_per_minute']}  median time to face: "
+                     f"{'-' if faced is None else f'{faced:.2f} s'}")
+    if report.get("alerts"):
+        lines.append("away-mode alerts: " + ", ".join(f"t={a['t_s']} s at {a['bearing_deg']} deg" for a in report["alerts"]))
     if report.get("holds_seen"):
         lines.append(f"rules that held the device still: {', '.join(report['holds_seen'])}")
     return lines

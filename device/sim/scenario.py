@@ -70,6 +70,9 @@ class Expect(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_moves: Optional[int] = None
     still: bool = False                 # the device must not move at all
     holds: list[str] = []               # no-move rules that must show up in policy.state
+    final_heading_deg: Optional[float] = None  # where the screen must end (within tolerance_deg)
+    min_moves: Optional[int] = None
+    alerts: Optional[int] = None        # at least this many away-mode alerts (policy.alert)
 
 
 class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -113,6 +113,35 @@ def test_ssl_ambiguous_flag_alone_holds(sim):
     assert s.moves() == []
 
 
+def test_ambiguous_wake_word_with_no_confidence_still_says_why(sim):
+    # ssl gives an ambiguous estimate a confidence near 0: the hold must name the ambiguity, not "too weak".
+    s = sim()
+    s.run(1.0)
+    s.hear(100.0, confidence=0.0, ambiguous=True, others=(-80.0,))
+    s.step()
+    assert "ambiguous_sound" in s.state.holds
+    s.run(1.0)
+    assert s.moves() == []
+
+
+def test_wake_word_that_ssl_found_only_outside_the_range_is_reported(sim):
+    # ssl knows the range too and answers "no target" (azimuth None) with its candidates: say why.
+    s = sim("[policy.rom]\nmin_deg = -90.0\nmax_deg = 90.0")
+    s.run(1.0)
+    msg = s.room.doa(s.t, 150.0)
+    msg.azimuth_deg, msg.confidence = None, 0.0
+    s.policy.on_doa(msg, s.t)
+    s.step()
+    assert "outside_rom" in s.state.holds
+    assert "150 deg is outside the range of motion" in s.state.hold_reasons[s.state.holds.index("outside_rom")]
+    plain = s.room.doa(s.t, 150.0, trigger="vad")        # plain speech from there: ignored silently
+    plain.azimuth_deg = None
+    s.run(4.0)
+    s.policy.on_doa(plain, s.t)
+    s.step()
+    assert "outside_rom" not in s.state.holds and s.moves() == []
+
+
 def test_sound_with_nobody_behind_it_loses_weight(sim):
     s = sim()
     s.room.people[1] = Someone(0.0)
