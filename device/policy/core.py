@@ -5,7 +5,7 @@ drive it directly (hypothesis streams) or through the service (real processes an
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Union
 
 from ..bus.schemas import DoaEstimate, MotorGoal, MotorState, People, PolicyAlert, PolicyState
@@ -320,7 +320,7 @@ class Policy:
             return
         setup = self.rom_setup
         if setup is None:
-            raise CommandError(f"no range-of-motion setup in progress (start one with rom_step 'start')")
+            raise CommandError("no range-of-motion setup in progress (start one with rom_step 'start')")
         if step == "cancel":
             self.rom_setup = None
         elif step in ("min", "max"):

@@ -1,8 +1,6 @@
 """The run report: how quickly and how well the device faced each talker, how it moved, and what held it."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 FACING_TOLERANCE_DEG = 10.0

@@ -5,7 +5,7 @@ stops short of its target, and once the process or device is back, motion resume
 and plugged back: ssl says so in its heartbeat and recovers by itself.
 
 The stack is the real one: the simulated world (whose turntable is the real firmware in simavr), vision on the
-simulated camera, motor, policy (and ssl when written), each `swivel service NAME` in its own process, as
+simulated camera, motor, policy and ssl, each `swivel service NAME` in its own process, as
 systemd would run them. Moves are asked for the way an app does, with `swivel motion turn`; devices are
 unplugged through the world's control inbox (`device.sim.control`), as a scenario event would. The heading is
 the plant's truth (`sim.world`), not what the motor service believes. The cable is a pty relay between the
@@ -14,7 +14,6 @@ back makes a new one under the same name, like a USB serial adapter. Slow (about
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import select
 import signal
@@ -36,8 +35,7 @@ from device.sim.control import send_event  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-SERVICES = [s for s in ("motor", "ssl", "vision", "policy") if importlib.util.find_spec(f"device.{s}.service")]
-NEEDED = {"motor", "vision", "policy"}
+SERVICES = ("motor", "ssl", "vision", "policy")
 A, B = -140.0, 140.0                 # the two ends the table is sent between (inside the default ROM)
 STILL_DEG = 0.3                      # "stopped": the heading moves less than this ...
 STILL_WINDOW_S = 0.6                 # ... over this long
@@ -193,8 +191,6 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack():
-    if not NEEDED <= set(SERVICES):
-        pytest.skip(f"needs the {', '.join(sorted(NEEDED - set(SERVICES)))} service(s)")
     build = subprocess.run(["make", "-s", "-C", str(REPO / "firmware_mcu"), "all", "sim"],
                            capture_output=True, text=True)
     assert build.returncode == 0, build.stdout + build.stderr

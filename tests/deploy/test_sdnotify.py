@@ -2,7 +2,6 @@
 and an unusable runtime directory is one line on stderr and exit status 2 (which the units do not restart)."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -18,14 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from deploykit import SERVICES, SYSTEMD_DIR, swivel_executable  # noqa: E402
 
 WATCHDOG_USEC = 1_000_000            # the service must ping at least this often (it aims for half)
-
-
-def _present(service: str) -> bool:
-    return importlib.util.find_spec(f"device.{service}.service") is not None
-
-
-def _needs(service: str):
-    return pytest.mark.skipif(not _present(service), reason=f"device/{service}/service.py not written yet")
 
 
 @pytest.fixture
@@ -74,7 +65,7 @@ def _service_env(runtime_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("service", [pytest.param(s, marks=_needs(s)) for s in SERVICES])
+@pytest.mark.parametrize("service", SERVICES)
 def test_notify_ready_watchdog_stopping(service, short_dir):
     runtime = short_dir / "run"
     systemd = FakeSystemd(short_dir / "notify")
@@ -112,7 +103,7 @@ def test_notify_ready_watchdog_stopping(service, short_dir):
     assert "Traceback" not in log, log
 
 
-@pytest.mark.parametrize("service", [pytest.param(s, marks=_needs(s)) for s in SERVICES])
+@pytest.mark.parametrize("service", SERVICES)
 def test_unusable_runtime_dir_is_one_line_and_exit_2(service, short_dir):
     """/dev/null/swivel can never be made, even by root. With the example config of a real Pi: the config
     itself is accepted (the complaint is about the directory), and the service stops before any hardware."""

@@ -10,7 +10,6 @@ Slow (about a minute): marked `slow`; skipped where namespaces or overlayfs cann
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -36,7 +35,7 @@ camera_backend = "sim"
 [motor]
 serial_backend = "sim"
 """
-PRESENT = [s for s in SERVICES if importlib.util.find_spec(f"device.{s}.service") is not None]
+PRESENT = list(SERVICES)
 
 
 class Nested:

@@ -131,7 +131,7 @@ def test_rom_set_by_hand_through_the_cli(harness):
 def test_unwritable_state_file_degrades_instead_of_crashing(harness, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    h = harness(f'[policy.rom]\nmin_deg = -90.0\nmax_deg = 90.0\n',
+    h = harness('[policy.rom]\nmin_deg = -90.0\nmax_deg = 90.0\n',
                 start=False)
     h.cfg_path.write_text(h.cfg_path.read_text().replace(str(h.state_file), str(blocker / "rom.toml")))
     h.start()

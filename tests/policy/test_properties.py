@@ -98,12 +98,16 @@ def check_goal(goal, s: CoreSim) -> None:
 def test_random_streams_keep_every_goal_inside_the_range_and_limits(events, heading, extra):
     s = CoreSim(config(extra))
     s.room.heading = heading
+    checked = []
     s.on_goal.append(check_goal)
+    s.on_goal.append(lambda goal, _s: checked.append(goal.seq))
     for steps, ev in events:
         apply(s, ev)
         for _ in range(steps):
             s.step()
     s.run(2.0)
+    # Every new goal the core produced (at least the first, a hold) went through check_goal.
+    assert checked and checked == [g.seq for g in s.goals]
 
 
 @SETTINGS

@@ -3,7 +3,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from device.bus.pubsub import Publisher, Subscriber

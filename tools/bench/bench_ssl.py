@@ -56,7 +56,6 @@ def draw_scene(kind: str, seed: int) -> SceneSpec:
     noise = ("white", "babble")[int(rng.integers(2))]
     for _ in range(1000):
         dev = (float(rng.uniform(0.4, w - 0.4)), float(rng.uniform(0.4, d - 0.4)), float(rng.uniform(0.75, 1.0)))
-        n_talk = 2 if kind == "pair" else 1
         az = [float(rng.uniform(-180, 180))]
         if kind == "pair":
             az.append(float(az[0] + rng.choice([-1, 1]) * rng.uniform(90, 180)))
