@@ -36,7 +36,7 @@ class PolicyService(Service):
         self.policy.notes = notes
         self.access = AccessControl(Path(pc.access_file).expanduser() if pc.access_file else None, os.getuid())
         self._setup_mute()
-        self.on("ssl", "ssl.doa", lambda m: self.policy.on_doa(m, time.monotonic_ns()))
+        self.on("ssl", "ssl.doa", self._on_doa)
         self.watch("ssl")                     # its heartbeat: see _check_peers
         self.on("vision", "vision.people", lambda m: self.policy.on_people(m, time.monotonic_ns()))
         self.on("motor", "motor.state", lambda m: self.policy.on_motor(m, time.monotonic_ns()))
@@ -131,6 +131,12 @@ class PolicyService(Service):
         elif pressed and not self._mute_was_pressed:
             self.policy.set_muted(not self.policy.muted)
         self._mute_was_pressed = pressed
+
+    def _on_doa(self, msg) -> None:
+        self.policy.on_doa(msg, time.monotonic_ns())
+        if msg.trigger == "wake":
+            # Decide now rather than at the next tick: a wake word is when latency is felt (up to tick_s saved).
+            self.step()
 
     # -- peers ------------------------------------------------------------------------------------------
     def _check_peers(self) -> None:

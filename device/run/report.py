@@ -73,6 +73,28 @@ def event_figures(speech: list[dict], motor_states, policy_states, run_end_ns: i
     return out
 
 
+def pipeline_figures(ev: dict, timeline: dict, arrivals: dict) -> dict | None:
+    """Where the time from the end of a wake word to motion start goes, stage by stage (seconds after the
+    end of the utterance): the wake event arriving, ssl's estimate arriving, the policy's move goal arriving,
+    the motor reporting motion (the MCU's own capture time). None for a stage that did not happen."""
+    if not ev["wake"] or not arrivals:
+        return None
+    end = ev["end_ns"]
+
+    def first(topic, after_ns, pred=lambda m: True, use_capture=False):
+        for m, t in zip(timeline.get(topic, []), arrivals.get(topic, [])):
+            if t >= after_ns and pred(m):
+                return m.t_ns if use_capture else t
+        return None
+
+    wake = first("wake.event", end, lambda m: m.start_ns == ev["start_ns"])
+    doa = wake and first("ssl.doa", wake, lambda m: m.trigger == "wake")
+    goal = doa and first("motor.goal", doa, lambda m: m.mode == "move")
+    moving = goal and first("motor.state", goal, lambda m: m.moving, use_capture=True)
+    return {k: None if v is None else round((v - end) / 1e9, 4)
+            for k, v in (("wake_event_s", wake), ("ssl_doa_s", doa), ("move_goal_s", goal), ("motion_s", moving))}
+
+
 def move_spans(motor_states) -> list[tuple]:
     """(start message, end message) of every move seen in motor.state."""
     msgs = sorted(motor_states, key=lambda m: m.t_ns)
@@ -117,7 +139,7 @@ def decision_log(policy_states, t0: int) -> list[dict]:
 
 
 def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, interrupted: bool,
-                 dropped: dict) -> dict:
+                 dropped: dict, arrivals: dict | None = None) -> dict:
     motor_states = timeline.get("motor.state", [])
     policy_states = timeline.get("policy.state", [])
     doas = timeline.get("ssl.doa", [])
@@ -129,6 +151,8 @@ def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, i
     minutes = max((run_end - t0) / 60e9, 1e-9) if t0 else None
     unnecessary = unnecessary_moves(scenario, cfg, motor_states, t0)
     events = event_figures(speech, motor_states, policy_states, run_end)
+    for ev, spec in zip(events, speech):
+        ev["pipeline_after_end_s"] = pipeline_figures(spec, timeline, arrivals or {})
     faced = [e["faced_after_end_s"] for e in events if e["faced_after_end_s"] is not None]
     return {
         "scenario": scenario.name,
