@@ -1,10 +1,15 @@
 """The live terminal view of `swivel run`: heading, people, sound, zone, and what the policy decided and why."""
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 
 WIDTH = 61                       # characters of the compass strip, -180..180 degrees
+
+
+def wrap(a: float) -> float:
+    return (a + 180.0) % 360.0 - 180.0
 
 
 def _strip(marks: dict[float, str]) -> str:
@@ -55,8 +60,13 @@ class LiveView:
                 out.append(f"person {p.id}: {p.azimuth_world_deg:7.1f} deg  {p.distance_m:.1f} m"
                            f"{'  speaking' if p.speaking else ''}")
         if doa:
-            az = "none" if doa.azimuth_deg is None else f"{doa.azimuth_deg:7.1f} deg (device)"
-            out.append(f"sound  {az}  confidence {doa.confidence:.2f}{'  AMBIGUOUS' if doa.ambiguous else ''}")
+            if doa.azimuth_deg is None:
+                az = "no target (outside the range of motion, or nothing clear)"
+            else:
+                at = doa.heading_deg if doa.heading_deg is not None else heading
+                az = f"{doa.azimuth_deg:+7.1f} deg from the screen = {wrap(doa.azimuth_deg + at):7.1f} deg world"
+            out.append(f"sound  {az}  confidence {doa.confidence:.2f}  ({doa.trigger})"
+                       f"{'  AMBIGUOUS' if doa.ambiguous else ''}")
         if people:
             seen = ", ".join(f"#{p.track_id} {p.bearing_deg:+.0f} deg {p.distance_m:.1f} m eng {p.engagement:.1f}"
                              for p in people.people) or "nobody"
@@ -64,7 +74,13 @@ class LiveView:
                        f"@ {people.fps:.0f} fps")
         if policy:
             out.append(f"policy {policy.mode}  zone {policy.zone or '-'}  decision: {policy.decision or '-'}")
-            out.append(f"       why: {policy.reason or '-'}   holds: {', '.join(policy.holds) or 'none'}")
+            if policy.reason and policy.reason != policy.decision:
+                out.append(f"       why: {policy.reason}")
+            if policy.holds:
+                for name, why in zip(policy.holds, list(policy.hold_reasons) + [""] * len(policy.holds)):
+                    out.append(f"       hold {name}{': ' + why if why else ''}")
+            else:
+                out.append("       holds: none")
         return out
 
     def draw(self, rec, t: float) -> None:
@@ -74,7 +90,9 @@ class LiveView:
         lines = self.lines(rec, t)
         if self.tty:
             self._next = now + 0.2
-            self.out.write("\x1b[H" + "\n".join(l.ljust(100) for l in lines) + "\x1b[J\n")
+            width = shutil.get_terminal_size((120, 40)).columns - 1
+            # Each line cut to the terminal and cleared to its end, so a shorter line leaves nothing behind.
+            self.out.write("\x1b[H" + "".join(line[:width] + "\x1b[K\n" for line in lines) + "\x1b[J")
         else:
             self._next = now + 1.0
             self.out.write(" | ".join(l.strip() for l in lines[5:] if l.strip()) + "\n")

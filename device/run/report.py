@@ -56,7 +56,8 @@ def event_figures(speech: list[dict], motor_states, policy_states, run_end_ns: i
         faced = next((m.t_ns for m in after if abs(wrap(m.heading_deg - az)) <= FACING_TOLERANCE_DEG
                       and not m.moving), None)
         final = after[-1].heading_deg if after else heading_at(msgs, window_end)
-        moves = sum(1 for a, b in zip(during, during[1:]) if b.moving and not a.moving)
+        moves = sum(1 for a, b in zip(msgs, msgs[1:])
+                    if ev["start_ns"] <= b.t_ns <= window_end and b.moving and not a.moving)
         holds = sorted({h for p in pstates if ev["start_ns"] <= p.t_ns <= window_end for h in p.holds})
         out.append({
             "person": ev["person"], "text": ev["text"], "wake": ev["wake"],
