@@ -74,7 +74,8 @@ class LiveView:
                        f"@ {people.fps:.0f} fps")
         if policy:
             out.append(f"policy {policy.mode}  zone {policy.zone or '-'}  decision: {policy.decision or '-'}")
-            if policy.reason and policy.reason != policy.decision:
+            echoes_hold = any(policy.reason.startswith(h + ":") for h in policy.holds)
+            if policy.reason and policy.reason != policy.decision and not echoes_hold:
                 out.append(f"       why: {policy.reason}")
             if policy.holds:
                 for name, why in zip(policy.holds, list(policy.hold_reasons) + [""] * len(policy.holds)):

@@ -299,10 +299,22 @@ def report(rows: list[dict], rtf: dict, cmd: str, elapsed_s: float) -> str:
     target = [r for r in single if r["rt60"] <= 0.6 and r["snr"] >= 10]
     lines += table("Target set: RT60 <= 0.6 s and SNR >= 10 dB", [("target set", target)])
 
-    cpu = {m: sum(r[m]["cpu"] for r in single) / sum(r["seconds"] for r in single) for m in methods}
+    def cpu_row(name, sel):
+        secs = sum(r["seconds"] for r in sel)
+        return f"| {name} | {len(sel)} | " + " | ".join(
+            f"{1000 * sum(r[m]['cpu'] for r in sel) / secs:.1f} ms" for m in methods) + " |"
     lines += ["### CPU time per second of audio (offline, whole span)", "",
-              "| " + " | ".join(methods) + " |", "|" + " --- |" * len(methods),
-              "| " + " | ".join(f"{1000 * cpu[m]:.1f} ms" for m in methods) + " |", ""]
+              "| group | n | " + " | ".join(methods) + " |", "| --- | --- |" + " --- |" * len(methods),
+              cpu_row("all", single)]
+    for a, b in RT60_BANDS:
+        sel = [r for r in single if _in_band(r["rt60"], (a, b), RT60_BANDS)]
+        if sel:
+            lines.append(cpu_row(f"RT60 {a}-{b} s", sel))
+    for a, b in SNR_BANDS:
+        sel = [r for r in single if _in_band(r["snr"], (a, b), SNR_BANDS)]
+        if sel:
+            lines.append(cpu_row(f"SNR {a:.0f}-{b:.0f} dB", sel))
+    lines.append("")
 
     pairs = [r for r in rows if r["kind"] == "pair"]
     roms = [r for r in rows if r["kind"] == "rom"]
