@@ -96,6 +96,9 @@ class Policy:
         self.people_msg: Optional[People] = None
         self.people_recv_ns: Optional[int] = None
         self.muted = False
+        # The turntable's own outer range (motor.rom_min_deg/rom_max_deg, the cable wrap): no range of
+        # motion may reach beyond it, since the motor would clamp what the policy believes it can do.
+        self.outer = (-180.0, 180.0)
         self.ssl_missing = ""        # set by the service from ssl's heartbeat: why ssl is not there, or ""
         self.task: Union[None, str, Turn, Pan] = None      # "stop", an API turn or a pan
         self.rom_setup: Optional[RomSetup] = None
@@ -298,6 +301,10 @@ class Policy:
         for name, v in (("min", min_deg), ("max", max_deg)):
             if not -180.0 <= v <= 180.0:
                 raise CommandError(f"range of motion {name} {v:g} is not a world azimuth in -180..180 deg")
+        lo, hi = self.outer
+        if min_deg < lo - 0.05 or max_deg > hi + 0.05:
+            raise CommandError(f"range of motion {min_deg:g}..{max_deg:g} reaches beyond the turntable's outer "
+                               f"range {lo:g}..{hi:g} (motor.rom_min_deg, motor.rom_max_deg)")
         if round(max_deg, 1) - round(min_deg, 1) < self.cfg.rom.min_width_deg:
             raise CommandError(f"range of motion {min_deg:g}..{max_deg:g} is narrower than "
                                f"{self.cfg.rom.min_width_deg:g} deg (min must come first)")

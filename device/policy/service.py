@@ -32,7 +32,16 @@ class PolicyService(Service):
         now = time.monotonic_ns()
         self.state_path = rom_store.resolve_state_path(pc.state_file)
         rom, notes = self._load_rom()
+        outer = (self.cfg.motor.rom_min_deg, self.cfg.motor.rom_max_deg)
+        if rom.min_deg < outer[0] or rom.max_deg > outer[1]:
+            clipped = Rom(max(rom.min_deg, outer[0]), min(rom.max_deg, outer[1]), rom.source)
+            note = (f"range of motion {rom.text()} ({rom.source}) reaches beyond the turntable's outer range "
+                    f"{outer[0]:g}..{outer[1]:g}: using {clipped.text()}")
+            notes.append(note[:200])
+            self.event("range of motion clipped", logging.WARNING, detail=note)
+            rom = clipped
         self.policy = Policy(pc, now, rom)
+        self.policy.outer = outer
         self.policy.notes = notes
         self.access = AccessControl(Path(pc.access_file).expanduser() if pc.access_file else None, os.getuid())
         self._setup_mute()

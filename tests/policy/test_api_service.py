@@ -113,6 +113,18 @@ def test_rom_set_by_angles_survives_a_restart(harness):
     assert h2.goal.rom_min_deg == -60.0 and h2.goal.rom_max_deg == 70.0
 
 
+def test_rom_beyond_the_turntables_outer_range_is_refused_or_clipped(harness):
+    # The motor's outer range (cable wrap) is -170..170 by default: the policy never promises more.
+    h = harness()
+    r = h.motion("rom", "-175:175")
+    assert r.returncode == 1
+    assert "beyond the turntable's outer range -170..170" in reply(r)["error"]
+    h.stop()
+    wide = harness("[policy.rom]\nmin_deg = -180.0\nmax_deg = 120.0\n")
+    assert (wide.state.rom_min_deg, wide.state.rom_max_deg) == (-170.0, 120.0)
+    assert any("outer range" in n for n in wide.state.notes)
+
+
 def test_rom_set_by_hand_through_the_cli(harness):
     h = harness()
     assert reply(h.motion("rom", "start"))["state"]["mode"] == "rom_setup"
