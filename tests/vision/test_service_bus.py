@@ -224,3 +224,43 @@ def test_opencv_camera_that_stops_is_blind_then_recovers(runtime_dir, vision_pro
     assert "seen" in reasons[blind_after:], reasons          # recovered: the clip was opened again
     seen = [m.people[0] for m in msgs if m.people]
     assert all(abs(p.bearing_deg - 15.0) < 2.0 for p in seen)
+
+
+IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"BM", b"\x93NUMPY", b"II*\x00", b"MM\x00*", b"GIF8", b"RIFF", b"P6")
+
+
+def test_nothing_with_pixels_is_logged_or_written_to_disk(runtime_dir, subprocess_env, tmp_path):
+    """A run at debug log level, someone in view: the logs are short JSON lines of words and numbers, and
+    the only files the service leaves in its runtime directory, home, temp and working directory are sockets."""
+    home, tmp, cwd = (tmp_path / d for d in ("home", "tmp", "cwd"))
+    for d in (home, tmp, cwd):
+        d.mkdir()
+    env = dict(subprocess_env, HOME=str(home), TMPDIR=str(tmp), XDG_CACHE_HOME=str(home / ".cache"))
+    cfg = write_config(runtime_dir, active_fps=15.0, log_level="debug")
+    before = {p for p in runtime_dir.rglob("*")}
+    proc = subprocess.Popen([sys.executable, "-m", "device", "--config", cfg, "service", "vision"], env=env,
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        sock = listen_everything(runtime_dir, ["vision"])
+        person = s.SimPerson(id=1, azimuth_world_deg=5.0, distance_m=1.3, photo="astronaut")
+        msgs = people_messages(run_world(runtime_dir, sock, 6.0, [person]))
+        assert any(m.people for m in msgs), "the run must have seen someone for this to prove anything"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    lines = out.decode(errors="replace").splitlines()
+    assert lines and all(len(line) < 2000 for line in lines), max(map(len, lines))
+    assert len(out) < 200_000
+    for line in lines:
+        assert not any(magic in line.encode() for magic in IMAGE_MAGIC[:2]), line[:200]
+    written = [p for d in (home, tmp, cwd) for p in d.rglob("*") if p.is_file()]
+    written += [p for p in runtime_dir.rglob("*") if p not in before and p.is_file() and not p.is_socket()]
+    # (matplotlib, which the simulated camera uses to load a photograph, caches its font list as JSON:
+    # text, no pixels. Anything else, and anything binary, fails.)
+    for p in written:
+        data = p.read_bytes()
+        assert not data.startswith(IMAGE_MAGIC) and p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".npy", ".bmp")
+        data.decode("utf-8")                             # text; raw pixels would not decode
+        assert p.name.startswith("fontlist-"), p
+    for p in runtime_dir.rglob("*"):
+        assert p.is_dir() or p.is_socket() or p.stat().st_size < 4096, p
