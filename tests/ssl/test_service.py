@@ -82,3 +82,84 @@ def test_a_wrong_array_is_one_clear_line(runtime_dir, subprocess_env, tmp_path):
     assert out.returncode == 2
     assert "no array preset or geometry file 'nosuch'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+class InProcess:
+    """The ssl service in this process, so its mock light-bar pins can be read; real sockets around it."""
+
+    def __init__(self, runtime_dir, tmp_path):
+        from device.config import parse_config
+        from device.ssl.service import SslService
+        cfg = parse_config(f'[bus]\nruntime_dir = "{runtime_dir}"\nheartbeat_s = 0.2\n[gpio]\nbackend = "mock"\n'
+                           '[ssl]\nbackend = "sim"\narray = "respeaker4"\n', "<test>")
+        self.svc = SslService(cfg, runtime_dir)
+        self.svc.setup()
+        self.g = load_array("respeaker4")
+        self.pubs = {n: Publisher(n, runtime_dir) for n in ("world", "motor", "wake", "policy")}
+        self.sub = Subscriber(runtime_dir).subscribe("ssl", "ssl.doa")
+        self.scene = AudioScene((4.5, 4.0), 0.3, self.g, device_xy_m=(2.0, 2.0),
+                                noise=[{"kind": "white", "level_db": -45}], seed=5, cache_dir=tmp_path / "rirs")
+        self.t_scene = 0.0
+
+    def spin(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.svc.loop.run_once()
+
+    def speak(self, world_az, heading=0.0, rom=None):
+        """Play one wake word from world_az; return the wake-triggered ssl.doa."""
+        from device.bus.schemas import PolicyState
+        t_start, t_end = self.scene.add_utterance(self.t_scene + 0.3, "swivel, show me the recipe", "en-us",
+                                                  azimuth_world_deg=world_az, distance_m=1.4, height_m=1.5)
+        t0 = time.monotonic_ns() - int(self.t_scene * 1e9)
+        first = int(self.t_scene * self.g.sample_rate / BLOCK)
+        last = int((t_end + 0.5) * self.g.sample_rate / BLOCK)
+        for i in range(first, last):
+            if rom is not None:
+                self.pubs["policy"].publish("policy.state", PolicyState(t_ns=time.monotonic_ns(), mode="idle",
+                                                                       rom_min_deg=rom[0], rom_max_deg=rom[1]))
+            t_ns = t0 + int(i * BLOCK / self.g.sample_rate * 1e9)
+            self.pubs["motor"].publish("motor.state", MotorState(t_ns=t_ns, heading_deg=heading))
+            samples = self.scene.render(i * BLOCK / self.g.sample_rate, BLOCK, heading)
+            self.pubs["world"].publish("sim.audio", SimAudioBlock(t_ns=t_ns, rate=self.g.sample_rate,
+                                                                  channels=self.g.n_mics, samples=samples.tobytes()))
+            self.spin(0.003)
+        self.t_scene = last * BLOCK / self.g.sample_rate
+        self.pubs["wake"].publish("wake.event", WakeEvent(t_ns=time.monotonic_ns(), start_ns=t0 + int(t_start * 1e9),
+                                                          end_ns=t0 + int(t_end * 1e9), engine="test"))
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            self.svc.loop.run_once()
+            for topic, msg in self.sub.poll(0):
+                if topic == "ssl.doa" and msg.trigger == "wake":
+                    return msg
+        raise AssertionError("no wake-triggered ssl.doa")
+
+    def close(self):
+        self.svc.teardown()
+        for p in self.pubs.values():
+            p.close()
+        self.sub.close()
+        self.svc.pub.close()
+        self.svc.sub.close()
+        self.svc.ctx.term()
+
+
+def test_the_light_bar_shows_the_talker_and_the_range_of_motion_comes_from_the_policy(runtime_dir, tmp_path):
+    from gpiozero import Device
+    ssl = InProcess(runtime_dir, tmp_path)
+    try:
+        pins = ssl.svc.cfg.ssl.light_bar_pins
+        ssl.spin(0.5)                                    # slow joiners: let every subscription settle
+        doa = ssl.speak(95.0, heading=0.0)               # 95 deg is LED 2 of 8 (90 +- 22.5)
+        assert angular_distance(doa.azimuth_deg, 95.0) < 10.0
+        assert [Device.pin_factory.pin(p).state for p in pins] == [0, 0, 1, 0, 0, 0, 0, 0]
+        # The user's range of motion reaches ssl through policy.state: a talker outside it is no target,
+        # and the bar does not point there.
+        ssl.spin(ssl.svc.cfg.ssl.light_bar_hold_s + 0.3)
+        assert [Device.pin_factory.pin(p).state for p in pins] == [0] * 8
+        doa = ssl.speak(150.0, heading=0.0, rom=(-90.0, 90.0))
+        assert doa.azimuth_deg is None and doa.candidates
+        assert [Device.pin_factory.pin(p).state for p in pins] == [0] * 8
+    finally:
+        ssl.close()
