@@ -38,7 +38,7 @@ class SimTurntable:
     fast_plant=True makes the harness lighter for whole-stack runs on a busy machine: the angle sensor
     is refreshed once per simulated millisecond instead of on every step and no step log is written.
     The firmware, its timing and the serial link are the same either way. Tests that measure step
-    timing (tests/firmware) use the default; scenario runs may use fast_plant.
+    timing (tests/firmware) and every scenario run use the default; the fault tests use fast_plant.
     """
 
     def __init__(self, runtime_dir: Path, elf: Path | None = None, fast_plant: bool = False, *,
