@@ -16,14 +16,15 @@ def _series(msgs, *fields):
 
 
 def motion_figures(motor_states) -> dict:
-    """Moves, peak speed and peak acceleration seen in motor.state (velocity differentiated over >= 40 ms)."""
+    """Moves, peak speed and peak acceleration seen in motor.state (velocity differentiated over >= 80 ms)."""
     if not motor_states:
         return {"moves": 0, "peak_speed_dps": 0.0, "peak_accel_dps2": 0.0, "move_starts_ns": []}
     msgs = sorted(motor_states, key=lambda m: m.t_ns)
     starts = [b.t_ns for a, b in zip(msgs, msgs[1:]) if b.moving and not a.moving]
     t, (vel,) = _series(msgs, "velocity_dps")
-    # Differentiate against the latest sample at least 40 ms older, which tames telemetry jitter.
-    older = np.searchsorted(t, t - 40_000_000, side="right") - 1
+    # Differentiate against the latest sample at least 80 ms older: motor.state comes at 25 Hz with capture
+    # times mapped from the MCU clock, whose jitter under load would read as acceleration over one interval.
+    older = np.searchsorted(t, t - 80_000_000, side="right") - 1
     ok = older >= 0
     dt = (t[ok] - t[older[ok]]) / 1e9
     accel = np.abs(vel[ok] - vel[older[ok]]) / dt

@@ -62,8 +62,9 @@ def test_scenario_meets_its_expectations(reports, name):
     for hold in exp.holds:
         assert hold in rep["holds_seen"], rep["holds_seen"]
     # The configured (calm) limits, not just the hardware's, as seen in motor.state. Acceleration from
-    # telemetry differenced over 40 ms reads up to ~15 % high (the firmware tests measure it exactly from
-    # step edges); an obstacle or a hand stops or moves the table harder than any profile, so not there.
+    # telemetry (the MCU's velocity is one step interval's, its times mapped onto the host clock) reads
+    # ~7 % high at rest and more under load; the firmware tests measure it to 1 % from the step edges.
+    # An obstacle or a hand stops or moves the table harder than any profile, so not there.
     cfg = load_config(None).policy.motion
     assert rep["peak_speed_dps"] <= cfg.max_speed_dps * 1.02
     if not {e.kind for e in sc.event} & {"obstacle", "hand_push"}:
