@@ -61,3 +61,20 @@ def test_turned_head_is_less_engaged_than_a_face_looking_at_the_camera(detector,
     turned = people_in(detector, render_frame([person(0.0, 1.2, "cameraman", height=1.5)], 0.0, seed=6))
     assert len(facing) == 1 and facing[0].engagement > 0.8
     assert len(turned) == 1 and turned[0].engagement < 0.3
+
+
+def test_a_followed_face_is_found_where_the_turn_moved_it(detector, person):
+    """Between detector runs a followed face is looked for in its box shifted by the heading change: the
+    device turned 10 degrees left, the person moved about 86 pixels right, and the mesh finds them there."""
+    from device.vision.pipeline import FramePipeline
+    pipeline = FramePipeline(detector, CameraModel.from_hfov(640, 480))
+    first = pipeline.process(render_frame([person(10.0, 1.5)], heading_deg=0.0, seed=4))
+    assert len(first) == 1 and first[0][0].bearing_deg == pytest.approx(10.0, abs=1.5)
+    box = first[0][1]
+    # Frame 2 of the pipeline follows without running the detector (every other frame, all found).
+    second = pipeline.process(render_frame([person(10.0, 1.5)], heading_deg=10.0, seed=5),
+                              followed=[(box, 0.9, 1)], heading_change_deg=10.0)
+    assert pipeline.timings_ms["detect"] < 0.5, "the detector ran: this frame should only follow"
+    assert len(second) == 1 and second[0][0].bearing_deg == pytest.approx(0.0, abs=1.5)
+    shift = (second[0][1][0] + second[0][1][2]) / 2 - (box[0] + box[2]) / 2
+    assert shift == pytest.approx(10.0 * pipeline.model.fx * np.pi / 180.0, abs=12.0)
