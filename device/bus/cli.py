@@ -30,7 +30,8 @@ def _cmd_monitor(args) -> int:
         if t is None:
             print(f"swivel: unknown topic {name!r}", file=sys.stderr)
             return 2
-        publishers = ["world", "wake"] if t.publisher == "*" else [t.publisher]
+        # Heartbeats come from every process on the bus, the four services and the simulation's two.
+        publishers = ["ssl", "vision", "policy", "motor", "world", "wake"] if t.publisher == "*" else [t.publisher]
         for pub in publishers:
             sub.subscribe(pub, name)
     seen = 0
