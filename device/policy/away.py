@@ -1,12 +1,13 @@
 """Away mode: pans across the range of motion on a schedule, and alerts (time and bearing, no image) when someone is seen."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from ..bus.schemas import PolicyAlert
 from .angles import diff
-from .config import AwayConfig
+from .config import AwayConfig, parse_hours
 from .fusion import WorldPerson
 
 
@@ -54,8 +55,11 @@ def pan_waypoints(rom_min: float, rom_max: float, heading: float) -> list[float]
 class Away:
     """The away schedule and the alert rate limits."""
 
-    def __init__(self, cfg: AwayConfig, now_ns: int):
+    def __init__(self, cfg: AwayConfig, now_ns: int, local_minute: Optional[Callable[[], int]] = None):
         self.cfg = cfg
+        self.hours = parse_hours(cfg.hours) if cfg.hours else None
+        # Minutes after local midnight, now (tests pass their own clock).
+        self.local_minute = local_minute or (lambda: time.localtime().tm_hour * 60 + time.localtime().tm_min)
         self.enabled = False
         self.next_pan_ns = 0
         self.last_alert_ns: Optional[int] = None
@@ -70,8 +74,17 @@ class Away:
             self.alerted.clear()
         self.enabled = enabled
 
+    def in_hours(self) -> bool:
+        if self.hours is None:
+            return True
+        start, end = self.hours
+        m = self.local_minute()
+        return start <= m < end if start < end else (m >= start or m < end)
+
     def pan_due(self, now_ns: int) -> bool:
-        return self.enabled and now_ns >= self.next_pan_ns
+        """A pan is due when the interval has passed, inside the configured hours (a pan missed outside
+        them runs as soon as they begin)."""
+        return self.enabled and now_ns >= self.next_pan_ns and self.in_hours()
 
     def pan_started(self, now_ns: int) -> None:
         self.next_pan_ns = now_ns + int(self.cfg.interval_s * 1e9)

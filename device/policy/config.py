@@ -106,6 +106,29 @@ class AwayConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     min_confidence: Fraction = 0.6       # weaker detections do not alert
     alert_cooldown_s: NonNegative = 60.0  # the same track alerts again only after this
     min_alert_gap_s: NonNegative = 5.0   # and no two alerts closer than this
+    hours: str = ""                      # "HH:MM-HH:MM" local time when pans may run (may span midnight);
+                                         # "" = any time. Alerts are raised whenever away mode is on.
+
+    def __post_init__(self):
+        if self.hours:
+            parse_hours(self.hours)          # raises ValueError with what was expected
+
+
+def parse_hours(text: str) -> tuple[int, int]:
+    """"09:00-17:30" -> (540, 1050), minutes after local midnight; the end may be before the start."""
+    try:
+        a, b = text.split("-")
+        out = []
+        for part in (a, b):
+            hh, mm = part.strip().split(":")
+            if not (0 <= int(hh) <= 23 and 0 <= int(mm) <= 59 and len(mm) == 2):
+                raise ValueError
+            out.append(int(hh) * 60 + int(mm))
+    except ValueError:
+        raise ValueError(f"hours must look like \"09:00-17:30\" (local time), not {text!r}") from None
+    if out[0] == out[1]:
+        raise ValueError("hours must not start and end at the same minute (use \"\" for any time)")
+    return out[0], out[1]
 
 
 class PolicyConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

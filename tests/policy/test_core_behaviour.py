@@ -235,6 +235,18 @@ def test_away_mode_pans_and_alerts_with_time_and_bearing_only(sim):
     assert len(s.alerts) == 1                            # the same person does not alert again at once
 
 
+def test_away_pans_keep_to_the_configured_hours(sim):
+    s = sim('[policy.away]\nfirst_pan_s = 1.0\nend_dwell_s = 0.5\nhours = "22:00-06:30"')
+    clock = {"minute": 21 * 60 + 50}                     # 21:50, before the window opens
+    s.policy.away.local_minute = lambda: clock["minute"]
+    s.policy.cmd_away(True, s.t)
+    s.run(3.0)
+    assert s.moves() == []                               # due, but outside the hours
+    clock["minute"] = 2 * 60                             # 02:00: inside a window that spans midnight
+    s.run(1.0)
+    assert s.moves() and s.moves()[0].source == "away"
+
+
 def test_speech_without_wake_word_marks_the_speaker_but_does_not_turn_away(sim):
     s = sim()
     s.room.people[1] = Someone(-25.0)
