@@ -303,7 +303,12 @@ class AudioScene:
         out = np.zeros((n, self.array.n_mics), np.float32)
         for src in self.sources:
             L = src.length
-            if start + n <= src.start or start - L >= src.end():
+            if start - L >= src.end():
+                # Done ringing. Time only moves on, so its spectra are not needed again: drop them, or an
+                # hour of talk keeps every utterance's (a block from the past would only recompute them).
+                src._fft.clear()
+                continue
+            if start + n <= src.start:
                 continue
             seg = src.segment(start - L + 1, start + n)               # everything that still rings now
             nfft = 1 << int(math.ceil(math.log2(len(seg))))
