@@ -175,8 +175,11 @@ def run_soak(duration_s: float, scenario: str | None, sample_s: float, warmup_s:
             rows[role] = {"missing": True}
             continue
         (ta, ra, ca), (tb, rb, cb) = after[0], after[-1]
+        rm = min(after, key=lambda x: abs(x[0] - (ta + tb) / 2))[1]     # halfway through the window
         rows[role] = {
-            "rss_start_mib": ra / 1024, "rss_end_mib": rb / 1024, "change_mib": (rb - ra) / 1024,
+            "rss_start_mib": ra / 1024, "rss_mid_mib": rm / 1024, "rss_end_mib": rb / 1024,
+            "change_mib": (rb - ra) / 1024, "second_half_mib": (rb - rm) / 1024,
+            "rss_series_mib": [(round(t, 1), round(r / 1024, 1)) for t, r, _ in after[::max(1, len(after) // 60)]],
             "trend_mib_per_h": slope_per_hour([(t, r / 1024) for t, r, _ in after]),
             "cpu_pct": 100.0 * (cb - ca) / (tb - ta) if tb > ta else 0.0,
             "window_s": tb - ta, "restarts": max(0, len(tr.pids) - 1) + (1 if any(t < shutdown_t for t in tr.vanished_at) else 0),
@@ -198,24 +201,28 @@ def markdown(res: dict, command: str) -> str:
            f"Command: `{command}` ({res['duration_s']:.0f} s of scenario time, "
            f"{'a generated scene: two people walking between places and taking turns to speak every 20 s, TV on' if res['scenario_generated'] else res['scenario']}). "
            f"RSS from /proc every sample; start = first sample {res['warmup_s']:.0f} s after all five processes were up, "
-           "end = last sample before the run stopped; trend = least-squares slope over all samples between them.", "",
-           "| process | RSS start (MiB) | RSS end (MiB) | change (MiB) | trend (MiB/h) | CPU (% of a core) | restarts |",
-           "| --- | --- | --- | --- | --- | --- | --- |"]
+           "end = last sample before the run stopped; trend = least-squares slope over all samples between them. "
+           "Growth is judged on the second half (halfway to end): a leak keeps growing, a cache or buffer that fills "
+           "once does not.", "",
+           "| process | RSS start (MiB) | RSS halfway (MiB) | RSS end (MiB) | change (MiB) | second half (MiB) "
+           "| trend (MiB/h) | CPU (% of a core) | restarts |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     grows = []
     for role in ROLES:
         r = res["rows"].get(role, {"missing": True})
         if r.get("missing"):
-            out.append(f"| {role} | - | - | - | - | - | never seen |")
+            out.append(f"| {role} | - | - | - | - | - | - | - | never seen |")
             grows.append(role)
             continue
-        out.append(f"| {role} | {r['rss_start_mib']:.1f} | {r['rss_end_mib']:.1f} | {r['change_mib']:+.1f} | "
+        out.append(f"| {role} | {r['rss_start_mib']:.1f} | {r['rss_mid_mib']:.1f} | {r['rss_end_mib']:.1f} | "
+                   f"{r['change_mib']:+.1f} | {r['second_half_mib']:+.1f} | "
                    f"{r['trend_mib_per_h']:+.1f} | {r['cpu_pct']:.0f} | {r['restarts']} |")
-        if r["change_mib"] > noise_mib(r) or r["restarts"]:
+        if r["second_half_mib"] > noise_mib(r) or r["restarts"]:
             grows.append(role)
     out.append("")
     restarts = sum(r.get("restarts", 0) for r in res["rows"].values())
-    verdict = ("no process grew beyond noise (2 MiB or 2 % of its start)" if not grows
-               else f"beyond noise or restarted: {', '.join(grows)}")
+    verdict = ("no process grew beyond noise (2 MiB or 2 % of its start) in the second half" if not grows
+               else f"grew beyond noise in the second half, or restarted: {', '.join(grows)}")
     out.append(f"Run exit status {res['exit_code']}, {restarts} restarts; {verdict}.")
     return "\n".join(out)
 

@@ -61,10 +61,14 @@ def test_trend_and_verdict():
     assert abs(soak.slope_per_hour(flat)) < 0.5
     growing = [(t, 100.0 + t / 360) for t in range(0, 3600, 10)]     # +10 MiB/h
     assert abs(soak.slope_per_hour(growing) - 10.0) < 0.01
-    row = {"rss_start_mib": 100.0, "rss_end_mib": 110.0, "change_mib": 10.0, "trend_mib_per_h": 10.0,
-           "cpu_pct": 5.0, "restarts": 0}
+    row = {"rss_start_mib": 100.0, "rss_mid_mib": 105.0, "rss_end_mib": 110.0, "change_mib": 10.0,
+           "second_half_mib": 5.0, "trend_mib_per_h": 10.0, "cpu_pct": 5.0, "restarts": 0}
     res = {"duration_s": 3600, "scenario_generated": True, "scenario": "", "warmup_s": 120, "exit_code": 0,
-           "rows": {r: dict(row, change_mib=0.5) for r in soak.ROLES}}
+           "rows": {r: dict(row, change_mib=0.5, second_half_mib=0.2) for r in soak.ROLES}}
     assert "no process grew beyond noise" in soak.markdown(res, "cmd")
+    # A step early on that then stays flat (a buffer filling once) is not growth ...
+    res["rows"]["ssl"] = dict(row, change_mib=19.0, second_half_mib=0.4, trend_mib_per_h=-2.0)
+    assert "no process grew beyond noise" in soak.markdown(res, "cmd")
+    # ... growth that goes on is.
     res["rows"]["vision"] = row
-    assert "beyond noise or restarted: vision" in soak.markdown(res, "cmd")
+    assert "grew beyond noise in the second half, or restarted: vision" in soak.markdown(res, "cmd")
