@@ -71,6 +71,7 @@ class DoaEstimate(Msg, kw_only=True):
     candidates: Annotated[list[DoaCandidate], Meta(max_length=8)] = []
     energy_map: Annotated[list[float], Meta(max_length=72)] = []   # coarse, device frame, bin 0 = -180 deg
     trigger: Name = "wake"           # wake | vad
+    sent_ns: int = 0                 # when ssl published it (t_ns is the end of the audio it heard)
 
 
 # ---- vision ---------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The run report: how quickly and how well the device faced each talker, how it moved, and what held it."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 FACING_TOLERANCE_DEG = 10.0
@@ -77,22 +79,23 @@ def event_figures(speech: list[dict], motor_states, policy_states, run_end_ns: i
 
 def pipeline_figures(ev: dict, timeline: dict, arrivals: dict) -> dict | None:
     """Where the time from the end of a wake word to motion start goes, stage by stage (seconds after the
-    end of the utterance): the wake event arriving, ssl's estimate arriving, the policy's move goal arriving,
-    the motor reporting motion (the MCU's own capture time). None for a stage that did not happen."""
-    if not ev["wake"] or not arrivals:
+    end of the utterance), each stamped where it happened, on the one monotonic clock: the wake event sent,
+    ssl's estimate sent, the policy's move goal sent, the motor moving (the MCU's own capture time, mapped
+    onto the host clock within 10 ms). None for a stage that did not happen."""
+    if not ev["wake"]:
         return None
     end = ev["end_ns"]
 
-    def first(topic, after_ns, pred=lambda m: True, use_capture=False):
-        for m, t in zip(timeline.get(topic, []), arrivals.get(topic, [])):
-            if t >= after_ns and pred(m):
-                return m.t_ns if use_capture else t
-        return None
+    def first(topic, pred, stamp):
+        msgs = timeline.get(topic, [])
+        found = [stamp(m, t) for m, t in zip(msgs, arrivals.get(topic) or itertools.repeat(None)) if pred(m)]
+        return min(found) if found else None
 
-    wake = first("wake.event", end, lambda m: m.start_ns == ev["start_ns"])
-    doa = wake and first("ssl.doa", wake, lambda m: m.trigger == "wake")
-    goal = doa and first("motor.goal", doa, lambda m: m.mode == "move")
-    moving = goal and first("motor.state", goal, lambda m: m.moving, use_capture=True)
+    wake = first("wake.event", lambda m: m.start_ns == ev["start_ns"], lambda m, t: m.t_ns)
+    doa = wake and first("ssl.doa", lambda m: m.trigger == "wake" and (m.sent_ns or m.t_ns) >= wake,
+                         lambda m, t: m.sent_ns or t or m.t_ns)
+    goal = doa and first("motor.goal", lambda m: m.mode == "move" and m.t_ns >= doa, lambda m, t: m.t_ns)
+    moving = goal and first("motor.state", lambda m: m.moving and m.t_ns >= goal - 10_000_000, lambda m, t: m.t_ns)
     return {k: None if v is None else round((v - end) / 1e9, 4)
             for k, v in (("wake_event_s", wake), ("ssl_doa_s", doa), ("move_goal_s", goal), ("motion_s", moving))}
 

@@ -146,7 +146,7 @@ class SslService(Service):
         msg = DoaEstimate(t_ns=est.end_ns, start_ns=est.start_ns, end_ns=est.end_ns, azimuth_deg=r.azimuth_deg,
                           heading_deg=est.heading_deg, confidence=r.confidence, ambiguous=r.ambiguous,
                           candidates=[DoaCandidate(azimuth_deg=a, power=p) for a, p in r.candidates[:8]],
-                          energy_map=r.coarse_map(72), trigger=est.trigger)
+                          energy_map=r.coarse_map(72), trigger=est.trigger, sent_ns=time.monotonic_ns())
         self.pub.publish("ssl.doa", msg)
         self.published += 1
         if self.lightbar is not None and r.azimuth_deg is not None and not r.ambiguous:

@@ -82,10 +82,11 @@ def test_default_report_has_the_per_event_figures(reports):
     assert 0 < first["motion_start_after_end_s"] < 3.0
     assert first["faced_after_end_s"] is not None and first["faced_after_end_s"] < 6.0
     assert first["final_error_deg"] <= 10
-    # Where the time went: each stage after the one before it, the motion within the measured start.
+    # Where the time went: each stage after the one before it (the MCU's mapped capture time within 10 ms).
     stages = first["pipeline_after_end_s"]
-    order = [stages[k] for k in ("wake_event_s", "ssl_doa_s", "move_goal_s", "motion_s")]
+    order = [stages[k] for k in ("wake_event_s", "ssl_doa_s", "move_goal_s")]
     assert all(v is not None for v in order) and order == sorted(order), stages
+    assert stages["motion_s"] >= stages["move_goal_s"] - 0.011, stages
     assert abs(stages["motion_s"] - first["motion_start_after_end_s"]) < 0.1, stages
     assert any(d["azimuth_device_deg"] is not None for d in rep["doa_estimates"])
     assert rep["moves_per_minute"] is not None and rep["unnecessary_moves"] == 0

@@ -18,8 +18,8 @@ from tools.bench.benchmarks_md import write_section           # noqa: E402
 
 SCENARIOS = ("default", "two_people", "tv_and_talker", "hand_push")
 STAGES = [("wake_event_s", "wake-word engine decides (simulated engine: fixed 150 ms)"),
-          ("ssl_doa_s", "ssl's estimate arrives at the policy"),
-          ("move_goal_s", "the policy's move goal arrives at the motor"),
+          ("ssl_doa_s", "ssl publishes its estimate"),
+          ("move_goal_s", "the policy publishes its move goal"),
           ("motion_s", "the MCU reports motion (its own capture time)")]
 
 
@@ -51,7 +51,7 @@ def markdown(rows, wall, command, runs, scenarios):
            f"Command: `{command}` ({runs} run(s) of {', '.join(scenarios)}; {wall:.0f} s). Each run is "
            "`swivel run` headless: the world, ssl, vision, policy and motor as processes on one bus, the motor "
            "on the real firmware. Times are milliseconds after the end of the wake-word utterance "
-           "(median / p90 / max), from the arrival time of each message at a listener on the bus.", "",
+           "(median / p90 / max), each stage stamped where it happened (the engine, ssl and the policy stamp what they send; the MCU its telemetry), on the one monotonic clock.", "",
            f"{len(moved)} wake words that turned the device; {len(still)} found it already facing the talker.",
            "", "| stage (cumulative, after the end of the utterance) | ms median / p90 / max |", "| --- | --- |"]
     for key, label in STAGES:
