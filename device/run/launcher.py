@@ -159,7 +159,7 @@ def run_stack(scenario: str | None, config: str | None, duration: float | None, 
     recorder = Recorder(rdir)
     from .liveview import LiveView
     from .report import build_report
-    live = LiveView(stack.scenario) if view else None
+    live = LiveView(stack.scenario, runtime_dir=rdir) if view else None
     interrupted = False
     try:
         stack.start()

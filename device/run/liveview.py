@@ -24,8 +24,9 @@ def _strip(marks: dict[float, str]) -> str:
 class LiveView:
     """Redraws in place on a terminal; prints one line a second otherwise (logs, CI)."""
 
-    def __init__(self, scenario, out=None):
+    def __init__(self, scenario, out=None, runtime_dir=None):
         self.scenario = scenario
+        self.runtime_dir = runtime_dir
         self.out = out or sys.stdout
         self.tty = self.out.isatty()
         self._next = 0.0
@@ -45,7 +46,8 @@ class LiveView:
         marks[heading] = "^"
         clock = f"t = {world.scenario_time_s:6.1f} s" if world else "starting"
         out = [f"Swivel  scenario: {self.scenario.name}   {clock}   (Ctrl-C stops)",
-               "",
+               f"bus {self.runtime_dir}: try `swivel sim event camera_unplug --runtime-dir {self.runtime_dir}`"
+               if self.runtime_dir else "",
                "world  -180" + " " * (WIDTH // 2 - 9) + "0" + " " * (WIDTH // 2 - 4) + "180",
                "       " + _strip(marks) + "    ^ screen  P person  S speaking  ~ sound",
                ""]
