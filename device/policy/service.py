@@ -47,6 +47,7 @@ class PolicyService(Service):
         self._setup_mute()
         self.on("ssl", "ssl.doa", self._on_doa)
         self.watch("ssl")                     # its heartbeat: see _check_peers
+        self._ssl_seen = False
         self.on("vision", "vision.people", lambda m: self.policy.on_people(m, time.monotonic_ns()))
         self.on("motor", "motor.state", lambda m: self.policy.on_motor(m, time.monotonic_ns()))
         self.api = MotionApi(self.policy, self.access, time.monotonic_ns, self.step, self.event)
@@ -154,7 +155,7 @@ class PolicyService(Service):
         if self.peer_alive("ssl"):
             self._ssl_seen = True
             self.policy.ssl_missing = ""
-        elif getattr(self, "_ssl_seen", False):
+        elif self._ssl_seen:
             self.policy.ssl_missing = f"no heartbeat from ssl for {self.cfg.bus.heartbeat_timeout_s:g} s"
         else:
             self.policy.ssl_missing = "waiting for ssl's first heartbeat"

@@ -183,8 +183,7 @@ def run_stack(scenario: str | None, config: str | None, duration: float | None, 
     truth_file = rdir / "world-truth.json"
     truth = json.loads(truth_file.read_text()) if truth_file.exists() else {}
     report = build_report(stack.scenario, stack.cfg, truth, recorder.timeline, exit_codes=codes,
-                          interrupted=interrupted, dropped=dict(recorder.sub.dropped),
-                          arrivals=recorder.arrivals)
+                          interrupted=interrupted, dropped=dict(recorder.sub.dropped))
     report["runtime_dir"] = str(rdir)
     if report_path:
         try:

@@ -5,11 +5,9 @@ import shutil
 import sys
 import time
 
+from .report import wrap
+
 WIDTH = 61                       # characters of the compass strip, -180..180 degrees
-
-
-def wrap(a: float) -> float:
-    return (a + 180.0) % 360.0 - 180.0
 
 
 def _strip(marks: dict[float, str]) -> str:

@@ -1,7 +1,6 @@
 """Listens to every topic during a run and keeps the timeline the live view and the report are made of."""
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,7 +18,6 @@ class Recorder:
         for svc in ("ssl", "vision", "policy", "motor", "world", "wake"):
             self.sub.subscribe(svc)                      # heartbeats
         self.timeline: dict[str, list] = defaultdict(list)
-        self.arrivals: dict[str, list[int]] = defaultdict(list)   # monotonic ns each timeline entry arrived
         self.last: dict[str, object] = {}
 
     def pump(self, timeout_ms: int = 50) -> None:
@@ -30,7 +28,6 @@ class Recorder:
             # sim.world at 30 Hz is only needed for the live view; keep the rest whole.
             if topic != "sim.world":
                 self.timeline[topic].append(msg)
-                self.arrivals[topic].append(time.monotonic_ns())
 
     def close(self) -> None:
         self.sub.close()

@@ -1,8 +1,6 @@
 """The run report: how quickly and how well the device faced each talker, how it moved, and what held it."""
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 FACING_TOLERANCE_DEG = 10.0
@@ -77,26 +75,23 @@ def event_figures(speech: list[dict], motor_states, policy_states, run_end_ns: i
     return out
 
 
-def pipeline_figures(ev: dict, timeline: dict, arrivals: dict) -> dict | None:
+def pipeline_figures(ev: dict, timeline: dict) -> dict | None:
     """Where the time from the end of a wake word to motion start goes, stage by stage (seconds after the
     end of the utterance), each stamped where it happened, on the one monotonic clock: the wake event sent,
     ssl's estimate sent, the policy's move goal sent, the motor moving (the MCU's own capture time, mapped
     onto the host clock within 10 ms). None for a stage that did not happen."""
     if not ev["wake"]:
         return None
-    end = ev["end_ns"]
 
     def first(topic, pred, stamp):
-        msgs = timeline.get(topic, [])
-        found = [stamp(m, t) for m, t in zip(msgs, arrivals.get(topic) or itertools.repeat(None)) if pred(m)]
+        found = [stamp(m) for m in timeline.get(topic, []) if pred(m)]
         return min(found) if found else None
 
-    wake = first("wake.event", lambda m: m.start_ns == ev["start_ns"], lambda m, t: m.t_ns)
-    doa = wake and first("ssl.doa", lambda m: m.trigger == "wake" and (m.sent_ns or m.t_ns) >= wake,
-                         lambda m, t: m.sent_ns or t or m.t_ns)
-    goal = doa and first("motor.goal", lambda m: m.mode == "move" and m.t_ns >= doa, lambda m, t: m.t_ns)
-    moving = goal and first("motor.state", lambda m: m.moving and m.t_ns >= goal - 10_000_000, lambda m, t: m.t_ns)
-    return {k: None if v is None else round((v - end) / 1e9, 4)
+    wake = first("wake.event", lambda m: m.start_ns == ev["start_ns"], lambda m: m.t_ns)
+    doa = wake and first("ssl.doa", lambda m: m.trigger == "wake" and m.sent_ns >= wake, lambda m: m.sent_ns)
+    goal = doa and first("motor.goal", lambda m: m.mode == "move" and m.t_ns >= doa, lambda m: m.t_ns)
+    moving = goal and first("motor.state", lambda m: m.moving and m.t_ns >= goal - 10_000_000, lambda m: m.t_ns)
+    return {k: None if v is None else round((v - ev["end_ns"]) / 1e9, 4)
             for k, v in (("wake_event_s", wake), ("ssl_doa_s", doa), ("move_goal_s", goal), ("motion_s", moving))}
 
 
@@ -144,7 +139,7 @@ def decision_log(policy_states, t0: int) -> list[dict]:
 
 
 def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, interrupted: bool,
-                 dropped: dict, arrivals: dict | None = None) -> dict:
+                 dropped: dict) -> dict:
     motor_states = timeline.get("motor.state", [])
     policy_states = timeline.get("policy.state", [])
     doas = timeline.get("ssl.doa", [])
@@ -157,7 +152,7 @@ def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, i
     unnecessary = unnecessary_moves(scenario, cfg, motor_states, t0)
     events = event_figures(speech, motor_states, policy_states, run_end)
     for ev, spec in zip(events, speech):
-        ev["pipeline_after_end_s"] = pipeline_figures(spec, timeline, arrivals or {})
+        ev["pipeline_after_end_s"] = pipeline_figures(spec, timeline)
     faced = [e["faced_after_end_s"] for e in events if e["faced_after_end_s"] is not None]
     return {
         "scenario": scenario.name,

@@ -4,16 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-
-KINDS = ("shutter_close", "shutter_open", "mute_on", "mute_off", "obstacle", "clear_obstacles", "hand_push",
-         "mcu_reset", "lights", "mics_unplug", "mics_plug", "camera_unplug", "camera_plug")
+from .scenario import EVENT_KINDS
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("sim", help="act on a running simulated room (swivel run)")
     ssub = p.add_subparsers(dest="sim_command", required=True, metavar="ACTION")
     e = ssub.add_parser("event", help="apply one scenario event now")
-    e.add_argument("kind", choices=KINDS)
+    e.add_argument("kind", choices=EVENT_KINDS)
     e.add_argument("--runtime-dir", required=True, metavar="DIR",
                    help="the run's bus directory (the live view shows it)")
     e.add_argument("--azimuth-deg", type=float, help="obstacle: where it stands (world azimuth)")

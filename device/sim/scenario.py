@@ -52,11 +52,13 @@ class Noise(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     distance_m: Optional[float] = None
 
 
+EVENT_KINDS = ("shutter_close", "shutter_open", "mute_on", "mute_off", "obstacle", "clear_obstacles",
+               "hand_push", "mcu_reset", "lights", "mics_unplug", "mics_plug", "camera_unplug", "camera_plug")
+
+
 class Event(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     t: float
-    kind: Literal["shutter_close", "shutter_open", "mute_on", "mute_off", "obstacle", "clear_obstacles",
-                  "hand_push", "mcu_reset", "lights", "mics_unplug", "mics_plug", "camera_unplug",
-                  "camera_plug"]
+    kind: Literal[EVENT_KINDS]
     azimuth_deg: Optional[float] = None  # obstacle position (world)
     delta_deg: Optional[float] = None    # hand push: how far the hand turns the screen
     duration_s: float = 1.0
