@@ -14,6 +14,20 @@ UNITS = tuple(f"swivel-{s}.service" for s in SERVICES)
 INSTALL_BIN = "/opt/swivel/bin/swivel"
 
 
+# What a checkout holds that is not the project: the test venv, git's store, caches and build leftovers.
+NOT_SOURCES = (".venv", ".git", "__pycache__", ".pytest_cache", "*.egg-info", ".hypothesis")
+
+
+def copy_checkout(dest: Path) -> Path:
+    """A copy of this checkout at dest (e.g. a path under /tmp with spaces), as a user's fresh clone would be.
+
+    The deploy tests install and boot from such a copy, so nothing they run may depend on where the checkout
+    lives. The firmware build is kept (install.sh ships the hex when it is there).
+    """
+    shutil.copytree(REPO, dest, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCES))
+    return dest
+
+
 def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
     """{section: {key: [values in order]}}; keys may repeat (DeviceAllow=, Environment=), as systemd allows."""
     sections: dict[str, dict[str, list[str]]] = {}

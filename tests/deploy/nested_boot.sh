@@ -5,6 +5,8 @@
 # /sys and /proc/sys are read-only (so udev, sysctl and binfmt units skip themselves), the network namespace is empty,
 # timers are masked and the journal is volatile. Killing PID 1 (the systemd) ends it all.
 set -euo pipefail
+NESTED_SRC=/srv/swivel-src          # where the checkout appears inside (test_systemd_boot.py uses it too)
+NESTED_DEPS=/srv/swivel-test-deps
 if [ "$1" = stage1 ]; then
   T=$2; SRC=$3; CFG=$4; DEPS=$5
   R=$T/root
@@ -24,11 +26,19 @@ if [ "$1" = stage1 ]; then
   mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm"
   ln -s /proc/self/fd "$R/dev/fd"; ln -s /proc/self/fd/0 "$R/dev/stdin"
   ln -s /proc/self/fd/1 "$R/dev/stdout"; ln -s /proc/self/fd/2 "$R/dev/stderr"
+  # The checkout and the lent site-packages, read-only at fixed paths: the host paths may lie under /tmp (a fresh
+  # tmpfs in here), on another file system than / (the overlay shows only /'s own), or contain spaces.
+  lend() {
+    [ -d "$1" ] || { echo "BOOT: INSTALL FAILED: no directory $1"; exit 3; }
+    mkdir -p "$R$2"; mount --bind "$1" "$R$2"; mount -o remount,bind,ro "$R$2"
+  }
+  lend "$SRC" "$NESTED_SRC"
+  lend "$DEPS" "$NESTED_DEPS"
   # The install, as `make install` runs it on a device (no apt; dependencies lent below: see the test).
   chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PYTHON=/usr/bin/python3 \
-      bash "$SRC/tools/install.sh" --no-apt --no-deps || { echo "BOOT: INSTALL FAILED"; exit 3; }
+      bash "$NESTED_SRC/tools/install.sh" --no-apt --no-deps || { echo "BOOT: INSTALL FAILED"; exit 3; }
   site=$(chroot "$R" /opt/swivel/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-  echo "$DEPS" > "$R$site/zz_test_deps.pth"
+  echo "$NESTED_DEPS" > "$R$site/zz_test_deps.pth"
   cp "$CFG" "$R/etc/swivel/swivel.toml"
   ln -sf /dev/null "$R/etc/systemd/system/timers.target"
   mkdir -p "$R/etc/systemd/journald.conf.d"

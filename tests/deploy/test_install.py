@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from deploykit import REPO, SYSTEMD_DIR, UNITS, analyze  # noqa: E402
+from deploykit import REPO, SYSTEMD_DIR, UNITS, analyze, copy_checkout  # noqa: E402
 
 INSTALL = REPO / "tools" / "install.sh"
 UNINSTALL = REPO / "tools" / "uninstall.sh"
@@ -152,6 +152,23 @@ def test_uninstall_keeps_config_and_state_then_purge_removes_them(root, tmp_path
     res = run_script(UNINSTALL, "--root", str(root), "--purge")
     assert res.returncode == 0, res.stdout + res.stderr
     assert not (root / "etc/swivel").exists() and not (root / "var/lib/swivel").exists()
+
+
+def test_install_and_uninstall_from_a_clone_with_spaces(tmp_path):
+    """A clone under /tmp with spaces in its path, staged into a root with spaces: the scripts quote every path."""
+    src = copy_checkout(tmp_path / "my clone" / "swivel src")
+    root = tmp_path / "staged root"
+    res = run_script(src / "tools" / "install.sh", "--root", str(root), "--no-deps", "--no-apt")
+    assert res.returncode == 0, res.stdout + res.stderr
+    for name in UNITS + ("swivel.target",):
+        assert (root / "etc/systemd/system" / name).read_text() == (SYSTEMD_DIR / name).read_text()
+    py = root / "opt/swivel/bin/python"
+    res = subprocess.run([str(py), "-c", "import device; print(device.__file__)"], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert res.returncode == 0 and Path(res.stdout.strip()).is_relative_to(root / "opt/swivel"), res.stderr
+    res = run_script(src / "tools" / "uninstall.sh", "--root", str(root), "--purge")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not (root / "opt/swivel").exists() and not (root / "etc/swivel").exists()
 
 
 def test_install_refuses_to_touch_the_system_unprivileged():

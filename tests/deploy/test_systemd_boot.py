@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from deploykit import REPO, SERVICES  # noqa: E402
+from deploykit import SERVICES, copy_checkout  # noqa: E402
 
 pytestmark = pytest.mark.slow
-BOOT = Path(__file__).resolve().parent / "nested_boot.sh"
+NESTED_SRC = "/srv/swivel-src"          # where nested_boot.sh shows the checkout inside the nested root
 SIM_CONFIG = """# Simulated backends: the services start without a microphone, a camera or an MCU.
 [gpio]
 backend = "mock"
@@ -95,9 +95,16 @@ def nested(tmp_path_factory):
     cfg = t / "swivel.toml"
     cfg.write_text(SIM_CONFIG)
     log = t / "boot.log"
+    # Boot from a copy under /tmp with spaces in its path, and lend the dependencies through such a path too:
+    # a fresh clone anywhere must pass (under /tmp the nested root has its own tmpfs, so nothing is seen there
+    # unless nested_boot.sh brings it in).
+    src = copy_checkout(t / "a clone with spaces" / "swivel src")
+    deps = t / "test deps with spaces"
+    deps.symlink_to(sysconfig.get_paths()["purelib"], target_is_directory=True)
     with open(log, "w") as out:
-        proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount", "bash", str(BOOT), "stage1",
-                                 str(t / "mnt"), str(REPO), str(cfg), sysconfig.get_paths()["purelib"]],
+        proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount", "bash",
+                                 str(src / "tests" / "deploy" / "nested_boot.sh"), "stage1",
+                                 str(t / "mnt"), str(src), str(cfg), str(deps)],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     pid = None
@@ -248,7 +255,7 @@ def test_uninstall_under_systemd(nested):
     nested.sh("systemctl", "start", "swivel.target")
     for s in PRESENT:
         nested.wait(f"swivel-{s}.service", lambda p: p["SubState"] == "running", 90, "running again")
-    out = nested.sh("bash", str(REPO / "tools" / "uninstall.sh"), timeout=120)
+    out = nested.sh("bash", f"{NESTED_SRC}/tools/uninstall.sh", timeout=120)
     assert "kept /etc/swivel" in out
     assert nested.sh("systemctl", "list-unit-files", "--no-legend", "swivel*", check=False).strip() == ""
     assert nested.sh("pgrep", "-u", "swivel", check=False).strip() == ""
