@@ -13,6 +13,7 @@ from .motor.config import MotorConfig
 from .policy.config import PolicyConfig
 from .ssl.config import SslConfig
 from .vision.config import VisionConfig
+from .web.config import WebConfig
 
 
 class BusConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -41,6 +42,7 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     vision: VisionConfig = msgspec.field(default_factory=VisionConfig)
     policy: PolicyConfig = msgspec.field(default_factory=PolicyConfig)
     motor: MotorConfig = msgspec.field(default_factory=MotorConfig)
+    web: WebConfig = msgspec.field(default_factory=WebConfig)
 
 
 def default_config() -> Config:

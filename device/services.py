@@ -8,6 +8,7 @@ SERVICES = {
     "vision": "device.vision.service",
     "policy": "device.policy.service",
     "motor": "device.motor.service",
+    "web": "device.web.server",
 }
 
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-APT_PACKAGES="gcc-avr avr-libc simavr libsimavr-dev libelf-dev pkg-config espeak-ng sox portaudio19-dev build-essential python3-venv python3-dev systemd"
+APT_PACKAGES="gcc-avr avr-libc simavr libsimavr-dev libelf-dev pkg-config espeak-ng sox portaudio19-dev build-essential python3-venv python3-dev systemd chromium"
 
 need_apt=()
 for p in $APT_PACKAGES; do

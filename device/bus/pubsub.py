@@ -41,6 +41,7 @@ class Publisher:
         self._hb_next = 0.0
         self.hb_state = "running"
         self.hb_detail = ""
+        self.hb_dropped = 0                     # the owner's subscriber's drop count, carried by the heartbeat
         self.sent: Counter[str] = Counter()
 
     def publish(self, name: str, msg: msgspec.Struct) -> None:
@@ -59,7 +60,8 @@ class Publisher:
             self._hb_seq += 1
             self.publish("hb", schemas.Heartbeat(t_ns=time.monotonic_ns(), service=self.name,
                                                  pid=os.getpid(), seq=self._hb_seq,
-                                                 state=self.hb_state, detail=self.hb_detail[:200]))
+                                                 state=self.hb_state, detail=self.hb_detail[:200],
+                                                 dropped=self.hb_dropped))
         for name, (msg, sent_at) in list(self._state.items()):
             period = TOPICS[name].period_s
             if period and now - sent_at >= period:

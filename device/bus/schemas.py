@@ -35,6 +35,7 @@ class Heartbeat(Msg, kw_only=True):
     seq: int
     state: Name = "running"          # starting | running | degraded | stopping
     detail: ShortText = ""
+    dropped: int = 0                 # added by web: messages this process's subscriber has dropped so far
 
 
 # ---- wake word ------------------------------------------------------------------------------------
@@ -124,6 +125,8 @@ class PolicyState(Msg, kw_only=True):
     goal_seq: int = -1
     moves: int = 0
     rom_source: Name = ""            # config | state_file | api | hand
+    speed_preset: Name = ""          # added by web: calm | normal | fast (the motion API's `speed`)
+    away_hours: Name = ""            # added by web: when away-mode pans may run ("" = any time)
     notes: Annotated[list[ShortText], Meta(max_length=8)] = []   # lasting problems (e.g. ROM not saved)
 
 
@@ -199,12 +202,17 @@ class SimAudioBlock(Msg, kw_only=True):
 class MotionRequest(Struct, kw_only=True):
     v: int = VERSION
     client: Name = ""                # filled by the server from the peer's credentials, not trusted
-    op: Literal["turn", "follow", "pan", "stop", "set_rom", "get_state", "away"]
+    op: Literal["turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours"]
     angle_deg: Optional[Deg] = None
     enabled: Optional[bool] = None
     min_deg: Optional[Deg] = None
     max_deg: Optional[Deg] = None
     rom_step: Optional[Name] = None  # added by policy: set_rom by hand: start | min | max | done | cancel
+    # Added by web: speed presets and away hours, and the principal a trusted door (the web service)
+    # acts for, e.g. "web_paired:<session id>": the access policy narrows the caller's ops to that kind's.
+    speed_preset: Optional[Name] = None
+    away_hours: Optional[Name] = None
+    principal: Optional[Name] = None
 
 
 class MotionReply(Struct, kw_only=True):
@@ -212,6 +220,7 @@ class MotionReply(Struct, kw_only=True):
     ok: bool
     error: ShortText = ""
     state: Optional[PolicyState] = None
+    ops: Annotated[list[Name], Meta(max_length=32)] = []   # added by web: what this caller may do
 
 
 def encoder() -> msgspec.msgpack.Encoder:

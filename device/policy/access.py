@@ -1,4 +1,8 @@
-"""Access policy of the motion API: which local user, uid, group or gid may use which operations (a TOML file)."""
+"""Access policy of the motion API: which local user, uid, group or gid may use which operations (a TOML file).
+
+A trusted door (the web service) may also name the principal it acts for (a paired phone, the kiosk on
+the device's own screen): that principal kind's ops then narrow what the door's own uid may do.
+"""
 from __future__ import annotations
 
 import grp
@@ -16,13 +20,18 @@ from msgspec import Meta
 from ..config import describe_validation_error
 from ..errors import UserError
 
-OPS = ("turn", "follow", "pan", "stop", "set_rom", "get_state", "away")
+OPS = ("turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours")
 DEFAULT_OTHERS = ("get_state",)
+# Principal kinds a door may name, and what each may do by default (the file's key of the same name).
+PRINCIPALS = {"web_paired": OPS, "web_kiosk": ("get_state",)}
 
 EXAMPLE = """\
-# Who may use the motion API (swivel motion ...). Ops: turn follow pan stop set_rom get_state away, or "*".
+# Who may use the motion API (swivel motion ...).
+# Ops: turn follow pan stop set_rom get_state away speed away_hours, or "*".
 same_uid = ["*"]              # processes running as the service's own user (default: everything)
 others = ["get_state"]        # anyone no rule matches (default: only get_state)
+web_paired = ["*"]            # a phone paired with the web app: at most this (and what the web service's uid may)
+web_kiosk = ["get_state"]     # the kiosk page on the device's own screen
 
 [[rule]]                      # each rule names exactly one of: user, uid, group, gid
 group = "swivel-apps"
@@ -45,6 +54,8 @@ class _Rule(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class _File(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     same_uid: list[str] = msgspec.field(default_factory=lambda: ["*"])
     others: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_OTHERS))
+    web_paired: list[str] = msgspec.field(default_factory=lambda: list(PRINCIPALS["web_paired"]))
+    web_kiosk: list[str] = msgspec.field(default_factory=lambda: list(PRINCIPALS["web_kiosk"]))
     rule: list[_Rule] = []
 
 
@@ -65,12 +76,15 @@ class Decision:
 
 class AccessPolicy:
     def __init__(self, service_uid: int, same_uid_ops=OPS, others_ops=DEFAULT_OTHERS,
-                 rules: tuple[Rule, ...] = (), origin: str = "built-in default"):
+                 rules: tuple[Rule, ...] = (), origin: str = "built-in default",
+                 principal_ops: Optional[dict[str, tuple[str, ...]]] = None):
         self.service_uid = service_uid
         self.same_uid_ops = frozenset(same_uid_ops)
         self.others_ops = frozenset(others_ops)
         self.rules = rules
         self.origin = origin
+        # principal kind -> the most a request naming it may do (intersected with the caller's own ops)
+        self.principal_ops = {k: frozenset(v) for k, v in {**PRINCIPALS, **(principal_ops or {})}.items()}
 
     @classmethod
     def default(cls, service_uid: int) -> "AccessPolicy":
@@ -104,6 +118,8 @@ class AccessPolicy:
             raise AccessError("access policy " + describe_validation_error(message, text, origin)) from None
         same = _ops(f.same_uid, origin, text, None, "same_uid")
         others = _ops(f.others, origin, text, None, "others")
+        principals = {"web_paired": _ops(f.web_paired, origin, text, None, "web_paired"),
+                      "web_kiosk": _ops(f.web_kiosk, origin, text, None, "web_kiosk")}
         rules = []
         for i, r in enumerate(f.rule):
             named = [k for k in ("user", "uid", "group", "gid") if getattr(r, k) is not None]
@@ -125,10 +141,21 @@ class AccessPolicy:
                     raise AccessError(_where(origin, text, i, key) + f": rule[{i}].group: no such group {value!r}") from None
             else:
                 rules.append(Rule(key, value, f"{key} {value}", ops))
-        return cls(service_uid, same, others, tuple(rules), origin)
+        return cls(service_uid, same, others, tuple(rules), origin, principals)
 
-    def decide(self, creds, op: str) -> Decision:
-        """May this peer (kernel credentials; None = unknown) do `op`?"""
+    def decide(self, creds, op: str, principal: Optional[str] = None) -> Decision:
+        """May this peer (kernel credentials; None = unknown) do `op`, acting for `principal` if it names one?"""
+        d = self._decide_peer(creds, op)
+        if principal is None:
+            return d
+        kind = principal.split(":", 1)[0]
+        limit = self.principal_ops.get(kind)
+        if limit is None:
+            return Decision(False, f"unknown principal {kind!r} via {d.who}", frozenset())
+        ops = d.ops & limit
+        return Decision(op in ops, f"{principal} via {d.who}", ops)
+
+    def _decide_peer(self, creds, op: str) -> Decision:
         if creds is None:
             return Decision(op in self.others_ops, "unknown peer", self.others_ops)
         ops: set[str] = set()
@@ -250,5 +277,5 @@ class AccessControl:
             return f"{exc} (keeping the previous access policy)"
         return None
 
-    def decide(self, creds, op: str) -> Decision:
-        return self.policy.decide(creds, op)
+    def decide(self, creds, op: str, principal: Optional[str] = None) -> Decision:
+        return self.policy.decide(creds, op, principal)

@@ -5,11 +5,28 @@ import logging
 from collections import Counter
 from typing import Callable, Optional
 
+import msgspec
+
 from ..bus.schemas import MotionReply, MotionRequest, PolicyState
 from .access import AccessControl
+from .config import HW_MAX_ACCEL_DPS2, HW_MAX_SPEED_DPS, MotionConfig, parse_hours
 from .core import CommandError, Policy
 
 ROM_STEPS = ("start", "min", "max", "done", "cancel")
+SPEED_PRESETS = ("calm", "normal", "fast")
+
+
+def preset_motion(preset: str, normal: MotionConfig, limits: tuple[float, float]) -> MotionConfig:
+    """calm: half the configured speed (at most 45 deg/s); normal: [policy.motion] as configured; fast: the
+    hardware's limits (never above what the motor itself is configured to allow, `limits`)."""
+    speed, accel = normal.max_speed_dps, normal.max_accel_dps2
+    if preset == "calm":
+        speed, accel = min(speed / 2, 45.0), min(accel / 2, 90.0)
+    elif preset == "fast":
+        speed, accel = limits
+    speed, accel = min(speed, limits[0]), min(accel, limits[1])
+    return msgspec.structs.replace(normal, max_speed_dps=speed, max_accel_dps2=accel,
+                                   pan_speed_dps=min(normal.pan_speed_dps, speed))
 
 
 class MotionApi:
@@ -21,19 +38,22 @@ class MotionApi:
     """
 
     def __init__(self, policy: Policy, access: AccessControl, clock: Callable[[], int],
-                 apply: Callable[[], PolicyState], event: Callable[..., None]):
+                 apply: Callable[[], PolicyState], event: Callable[..., None],
+                 speed_limits: tuple[float, float] = (HW_MAX_SPEED_DPS, HW_MAX_ACCEL_DPS2)):
         self.policy = policy
         self.access = access
         self.clock = clock
         self.apply = apply
         self.event = event
+        self.speed_limits = (min(speed_limits[0], HW_MAX_SPEED_DPS), min(speed_limits[1], HW_MAX_ACCEL_DPS2))
+        self.normal_motion = policy.cfg.motion         # what "normal" means: the configured motion
         self.counts: Counter[str] = Counter()
 
     def handle(self, req: MotionRequest, creds) -> MotionReply:
         problem = self.access.reload_if_changed()
         if problem:
             self.event("access policy not reloaded", logging.ERROR, error=problem)
-        decision = self.access.decide(creds, req.op)
+        decision = self.access.decide(creds, req.op, req.principal)
         if not decision.allowed:
             self.counts["denied"] += 1
             allowed = ", ".join(sorted(decision.ops)) or "nothing"
@@ -59,8 +79,9 @@ class MotionApi:
         self.counts[req.op] += 1
         if req.op != "get_state":
             self.event("motion API request", logging.INFO, op=req.op, peer=decision.who,
-                       angle=req.angle_deg, enabled=req.enabled, min=req.min_deg, max=req.max_deg, step=req.rom_step)
-        return MotionReply(ok=True, state=self.apply())
+                       angle=req.angle_deg, enabled=req.enabled, min=req.min_deg, max=req.max_deg, step=req.rom_step,
+                       preset=req.speed_preset, hours=req.away_hours)
+        return MotionReply(ok=True, state=self.apply(), ops=sorted(decision.ops))
 
     def _run(self, req: MotionRequest) -> None:
         p, now = self.policy, self.clock()
@@ -76,6 +97,19 @@ class MotionApi:
             p.cmd_stop(now)
         elif req.op == "away":
             p.cmd_away(_need(req.enabled, "away needs enabled (true or false)"), now)
+        elif req.op == "speed":
+            preset = _need(req.speed_preset, "speed needs speed_preset (calm, normal or fast)")
+            if preset not in SPEED_PRESETS:
+                raise _BadRequest(f"speed_preset must be one of {', '.join(SPEED_PRESETS)}, not {preset!r}")
+            p.cmd_speed(preset, preset_motion(preset, self.normal_motion, self.speed_limits))
+        elif req.op == "away_hours":
+            hours = _need(req.away_hours, "away_hours needs away_hours (\"HH:MM-HH:MM\", or \"\" for any time)")
+            if hours:
+                try:
+                    parse_hours(hours)
+                except ValueError as exc:
+                    raise _BadRequest(str(exc)) from None
+            p.cmd_away_hours(hours)
         elif req.op == "set_rom":
             if req.rom_step is not None:
                 if req.min_deg is not None or req.max_deg is not None:

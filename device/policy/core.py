@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Union
 
+import msgspec
+
 from ..bus.schemas import DoaEstimate, MotorGoal, MotorState, People, PolicyAlert, PolicyState
 from .angles import HeadingHistory, diff, to_world
 from .away import Away, Pan, pan_waypoints
-from .config import PolicyConfig
+from .config import PolicyConfig, parse_hours
 from .fusion import Aim, Fusion, WorldPerson
 from .rules import AUTONOMOUS_ONLY, Hold, StallGuard, TimedHolds, ordered
 from .zones import DEAD, HOLDING, Dwell, classify, edges
@@ -108,6 +110,7 @@ class Policy:
         self.seq = 0
         self.moves = 0
         self.notes: list[str] = []
+        self.speed_preset = "normal"
         self._alerts: list[PolicyAlert] = []
         self._rom_changed = False
         self._force_goal = False
@@ -296,6 +299,17 @@ class Policy:
             self.task = "stop"
         self.fusion.drop_cue()
         self.fusion.reset_target()
+
+    def cmd_speed(self, preset: str, motion) -> None:
+        """A speed preset (the API works out its MotionConfig within the hardware limits)."""
+        self.cfg = msgspec.structs.replace(self.cfg, motion=motion)
+        self.speed_preset = preset
+        self._force_goal = True                              # an ongoing move takes the new speed
+
+    def cmd_away_hours(self, hours: str) -> None:
+        """When away-mode pans may run ("HH:MM-HH:MM" local time, already validated; "" = any time)."""
+        self.away.cfg = msgspec.structs.replace(self.away.cfg, hours=hours)
+        self.away.hours = parse_hours(hours) if hours else None
 
     def cmd_set_rom(self, min_deg: float, max_deg: float, source: str = "api") -> None:
         for name, v in (("min", min_deg), ("max", max_deg)):
@@ -567,4 +581,4 @@ class Policy:
             muted=self.muted, away=self.away.enabled,
             heading_deg=None if self.heading is None else round(self.heading, 1),
             goal_seq=self.goal.seq if self.goal else -1, moves=self.moves, rom_source=self.rom.source,
-            notes=self.notes[-8:])
+            notes=self.notes[-8:], speed_preset=self.speed_preset, away_hours=self.away.cfg.hours)

@@ -50,7 +50,8 @@ class PolicyService(Service):
         self._ssl_seen = False
         self.on("vision", "vision.people", lambda m: self.policy.on_people(m, time.monotonic_ns()))
         self.on("motor", "motor.state", lambda m: self.policy.on_motor(m, time.monotonic_ns()))
-        self.api = MotionApi(self.policy, self.access, time.monotonic_ns, self.step, self.event)
+        self.api = MotionApi(self.policy, self.access, time.monotonic_ns, self.step, self.event,
+                             speed_limits=(self.cfg.motor.max_speed_dps, self.cfg.motor.max_accel_dps2))
         self.rpc = RpcServer(self.runtime_dir, self.api.handle, self.ctx)
         try:
             # The service's umask would keep everyone else out; the access policy is what should decide.

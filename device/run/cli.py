@@ -9,6 +9,8 @@ def add_parser(sub) -> None:
     p.add_argument("--report", metavar="FILE", help="write the run report (JSON) here")
     p.add_argument("--headless", action="store_true", help="no live view (implied by --report)")
     p.add_argument("--runtime-dir", metavar="DIR", help="where the bus sockets go (default: a fresh temp dir)")
+    p.add_argument("--web-port", type=int, metavar="PORT",
+                   help="the web app's port on 127.0.0.1 (default: web.port of the config, 8080; 0 = no web app)")
     p.set_defaults(func=_cmd_run)
 
 

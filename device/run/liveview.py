@@ -22,9 +22,10 @@ def _strip(marks: dict[float, str]) -> str:
 class LiveView:
     """Redraws in place on a terminal; prints one line a second otherwise (logs, CI)."""
 
-    def __init__(self, scenario, out=None, runtime_dir=None):
+    def __init__(self, scenario, out=None, runtime_dir=None, web=None):
         self.scenario = scenario
         self.runtime_dir = runtime_dir
+        self.web = web                   # the web app's URL, or why it is not running
         self.out = out or sys.stdout
         self.tty = self.out.isatty()
         self._next = 0.0
@@ -46,6 +47,7 @@ class LiveView:
         out = [f"Swivel  scenario: {self.scenario.name}   {clock}   (Ctrl-C stops)",
                f"bus {self.runtime_dir}: try `swivel sim event camera_unplug --runtime-dir {self.runtime_dir}`"
                if self.runtime_dir else "",
+               self._web_line(),
                "world  -180" + " " * (WIDTH // 2 - 9) + "0" + " " * (WIDTH // 2 - 4) + "180",
                "       " + _strip(marks) + "    ^ screen  P person  S speaking  ~ sound",
                ""]
@@ -83,6 +85,20 @@ class LiveView:
             else:
                 out.append("       holds: none")
         return out
+
+    def _web_line(self) -> str:
+        """Where the web app is, and the pairing code it shows on the device's screen (here: this terminal)."""
+        if not self.web:
+            return ""
+        if not self.web.startswith("http"):
+            return f"web    {self.web}"
+        code = ""
+        if self.runtime_dir is not None:
+            try:
+                code = (self.runtime_dir / "web-pairing-code").read_text().strip()
+            except OSError:
+                pass
+        return f"web    {self.web}   pairing code {code or '(starting)'}"
 
     def draw(self, rec, t: float) -> None:
         now = time.monotonic()

@@ -15,7 +15,7 @@ class Recorder:
         self.sub = Subscriber(runtime_dir)
         for name in RECORDED:
             self.sub.subscribe(TOPICS[name].publisher, name)
-        for svc in ("ssl", "vision", "policy", "motor", "world", "wake"):
+        for svc in ("ssl", "vision", "policy", "motor", "world", "wake", "web"):
             self.sub.subscribe(svc)                      # heartbeats
         self.timeline: dict[str, list] = defaultdict(list)
         self.last: dict[str, object] = {}

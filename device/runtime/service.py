@@ -38,7 +38,7 @@ class Service:
         self.sub = Subscriber(self.runtime_dir, self.ctx)
         self._handlers: dict[str, list[Callable[[msgspec.Struct], None]]] = {}
         self.loop.add_reader(self.sub.sock, self._dispatch)
-        self.loop.every(min(0.05, cfg.bus.heartbeat_s / 2), self.pub.tick)
+        self.loop.every(min(0.05, cfg.bus.heartbeat_s / 2), self._tick)
         self.notifier = SystemdNotifier()
         if self.notifier.watchdog_period_s:
             self.loop.every(self.notifier.watchdog_period_s, self.notifier.watchdog)
@@ -54,6 +54,10 @@ class Service:
         """Track the heartbeats of these publishers (see `peer_alive`)."""
         for p in publishers:
             self.sub.subscribe(p)
+
+    def _tick(self) -> None:
+        self.pub.hb_dropped = sum(self.sub.dropped.values())   # the web page's health panel shows it
+        self.pub.tick()
 
     def peer_alive(self, service: str) -> bool:
         return self.sub.alive(service, self.cfg.bus.heartbeat_timeout_s)
