@@ -1,6 +1,7 @@
 /* CRC-16/CCITT-FALSE without a lookup table (saves 512 bytes of flash; a few cycles per byte). */
 #include "crc16.h"
 
+/*@ assigns \nothing; */
 uint16_t crc16_update(uint16_t crc, uint8_t byte)
 {
     /* Byte-wise form of the 0x1021 polynomial: swap, fold the new byte in, then the three
@@ -13,9 +14,17 @@ uint16_t crc16_update(uint16_t crc, uint8_t byte)
     return crc;
 }
 
+/*@ requires \valid_read(data + (0 .. len - 1));
+    assigns \nothing;
+*/
 uint16_t crc16(const uint8_t *data, uint16_t len)
 {
     uint16_t crc = CRC16_INIT;
+    /*@ loop invariant 0 <= len <= \at(len, Pre);
+        loop invariant data == \at(data, Pre) + (\at(len, Pre) - len);
+        loop assigns len, data, crc;
+        loop variant len;
+    */
     while (len--) {
         crc = crc16_update(crc, *data++);
     }

@@ -2,14 +2,29 @@
 #include "limits.h"
 #include "config.h"
 
+/*@ requires lo <= hi;
+    assigns \nothing;
+    ensures lo <= \result <= hi;
+    ensures lo <= v <= hi ==> \result == v;
+    ensures v < lo ==> \result == lo;
+    ensures v > hi ==> \result == hi;
+*/
 static int32_t clamp_i32(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
+/*@ requires \valid(l);
+    assigns l->obstacle_min, l->obstacle_max;
+    ensures l->obstacle_min == INT32_MIN && l->obstacle_max == INT32_MAX;
+*/
 void limits_clear_obstacles(limits_t *l)
 {
     l->obstacle_min = INT32_MIN;
     l->obstacle_max = INT32_MAX;
 }
 
+/*@ requires \valid(l);
+    assigns *l;
+    ensures valid_limits(l);
+*/
 void limits_default(limits_t *l)
 {
     l->min_cdeg = HW_MIN_CDEG;
@@ -19,6 +34,11 @@ void limits_default(limits_t *l)
     limits_clear_obstacles(l);
 }
 
+/* Whatever the host sends, the limits stay inside the hardware's; learned obstacles are left alone. */
+/*@ requires \valid(l);
+    assigns l->min_cdeg, l->max_cdeg, l->vmax_cdeg_s, l->amax_cdeg_s2;
+    ensures valid_limits(l);
+*/
 bool limits_set(limits_t *l, int32_t min_cdeg, int32_t max_cdeg, uint16_t vmax, uint16_t amax)
 {
     bool clamped = false;
@@ -40,6 +60,20 @@ bool limits_set(limits_t *l, int32_t min_cdeg, int32_t max_cdeg, uint16_t vmax, 
     return clamped;
 }
 
+/* The clamp every move goes through: the target inside the range of motion (and so the hardware's),
+ * the learned obstacles respected whenever they lie inside the range, speed and acceleration inside
+ * both the host's limits and the hardware's. */
+/*@ requires \valid_read(l) && valid_limits(l);
+    assigns \nothing;
+    ensures l->min_cdeg <= \result.target_cdeg <= l->max_cdeg;
+    ensures HW_MIN_CDEG <= \result.target_cdeg <= HW_MAX_CDEG;
+    ensures l->min_cdeg <= l->obstacle_min <= l->obstacle_max <= l->max_cdeg ==>
+            l->obstacle_min <= \result.target_cdeg <= l->obstacle_max;
+    ensures l->min_cdeg <= target_cdeg <= l->max_cdeg && l->obstacle_min <= target_cdeg <= l->obstacle_max ==>
+            \result.target_cdeg == target_cdeg;
+    ensures HW_VMIN_CDEG_S <= \result.vmax_cdeg_s <= l->vmax_cdeg_s <= HW_VMAX_CDEG_S;
+    ensures HW_AMIN_CDEG_S2 <= \result.amax_cdeg_s2 <= l->amax_cdeg_s2 <= HW_AMAX_CDEG_S2;
+*/
 move_request_t limits_clamp_move(const limits_t *l, int32_t target_cdeg, uint16_t vmax, uint16_t amax)
 {
     move_request_t r;
@@ -62,6 +96,9 @@ move_request_t limits_clamp_move(const limits_t *l, int32_t target_cdeg, uint16_
     return r;
 }
 
+/*@ requires \valid_read(l);
+    assigns \nothing;
+*/
 bool limits_at_edge(const limits_t *l, int32_t pos_cdeg)
 {
     int32_t lo = l->min_cdeg > l->obstacle_min ? l->min_cdeg : l->obstacle_min;

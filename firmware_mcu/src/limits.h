@@ -3,6 +3,7 @@
 #define SWIVEL_LIMITS_H
 #include <stdbool.h>
 #include <stdint.h>
+#include "config.h"
 
 typedef struct {
     int32_t min_cdeg;       /* soft range of motion set by the host (within the hardware range) */
@@ -19,6 +20,13 @@ typedef struct {
     uint16_t amax_cdeg_s2;
     bool clamped;           /* something the host asked for was limited */
 } move_request_t;
+
+/* What every limits_t the firmware uses satisfies (ACSL, proved with Frama-C WP: firmware_mcu/proofs). */
+/*@ predicate valid_limits(limits_t *l) =
+        HW_MIN_CDEG <= l->min_cdeg <= l->max_cdeg <= HW_MAX_CDEG &&
+        HW_VMIN_CDEG_S <= l->vmax_cdeg_s <= HW_VMAX_CDEG_S &&
+        HW_AMIN_CDEG_S2 <= l->amax_cdeg_s2 <= HW_AMAX_CDEG_S2;
+*/
 
 void limits_default(limits_t *l);
 /* Store new host limits, each clamped to the hardware's; returns true if any was clamped. */

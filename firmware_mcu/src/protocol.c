@@ -9,14 +9,29 @@ void frame_decoder_init(frame_decoder_t *d)
 }
 
 /* Decode COBS in place; returns the decoded length or -1 when the code bytes do not fit. */
+/*@ requires n <= FRAME_MAX_ENCODED;
+    requires \valid(buf + (0 .. n - 1));
+    assigns buf[0 .. n - 1] \from buf[0 .. n - 1];
+    ensures -1 <= \result <= n;
+*/
 static int16_t cobs_decode_in_place(uint8_t *buf, uint8_t n)
 {
     uint8_t in = 0, out = 0;
+    /* The output never overtakes the input: each code byte read makes room for the zero it stands for. */
+    /*@ loop invariant 0 <= out <= in <= n;
+        loop assigns in, out, buf[0 .. n - 1];
+        loop variant n - in;
+    */
     while (in < n) {
         uint8_t code = buf[in++];
         if (code == 0) {
             return -1;
         }
+        /*@ loop invariant 1 <= j <= code;
+            loop invariant 0 <= out < in <= n && in == \at(in, LoopEntry) + (j - 1);
+            loop assigns j, in, out, buf[0 .. n - 1];
+            loop variant code - j;
+        */
         for (uint8_t j = 1; j < code; j++) {
             if (in >= n) {
                 return -1;
@@ -67,6 +82,15 @@ frame_status_t frame_decoder_feed(frame_decoder_t *d, uint8_t byte, frame_t *out
     return FRAME_OK;
 }
 
+/*@ requires \valid_read(f);
+    requires \valid(out + (0 .. cap - 1));
+    requires \separated(f, out + (0 .. cap - 1));
+    assigns out[0 .. cap - 1] \from *f;
+    ensures \result <= cap;
+    ensures \initialized(out + (0 .. \result - 1));
+    ensures f->len <= FRAME_MAX_PAYLOAD && cap >= f->len + 6 ==> \result == f->len + 6;
+    ensures f->len > FRAME_MAX_PAYLOAD || cap < f->len + 6 ==> \result == 0;
+*/
 uint8_t frame_encode(const frame_t *f, uint8_t *out, uint8_t cap)
 {
     if (f->len > FRAME_MAX_PAYLOAD || cap < (uint8_t)(f->len + 4u + 2u)) {
@@ -76,6 +100,10 @@ uint8_t frame_encode(const frame_t *f, uint8_t *out, uint8_t cap)
     uint8_t n = 0;
     raw[n++] = f->type;
     raw[n++] = f->seq;
+    /*@ loop invariant 0 <= i <= f->len && n == 2 + i;
+        loop assigns i, n, raw[2 .. FRAME_MAX_RAW - 1];
+        loop variant f->len - i;
+    */
     for (uint8_t i = 0; i < f->len; i++) {
         raw[n++] = f->payload[i];
     }
@@ -85,6 +113,12 @@ uint8_t frame_encode(const frame_t *f, uint8_t *out, uint8_t cap)
 
     /* COBS: each code byte tells how far away the next zero is; frames are < 254 bytes. */
     uint8_t code_at = 0, o = 1, code = 1;
+    /* One output byte per input byte (a zero becomes the next code byte), so o stays i + 1. */
+    /*@ loop invariant 0 <= i <= n && o == i + 1;
+        loop invariant 0 <= code_at <= i && code == i - code_at + 1;
+        loop assigns i, o, code, code_at, out[0 .. cap - 1];
+        loop variant n - i;
+    */
     for (uint8_t i = 0; i < n; i++) {
         if (raw[i] == 0) {
             out[code_at] = code;
