@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-APT_PACKAGES="gcc-avr avr-libc simavr libsimavr-dev libelf-dev pkg-config espeak-ng sox portaudio19-dev build-essential python3-venv python3-dev systemd frama-c-base why3 z3 spin chromium"
+APT_PACKAGES="gcc-avr avr-libc simavr libsimavr-dev libelf-dev pkg-config espeak-ng sox portaudio19-dev build-essential python3-venv python3-dev systemd frama-c-base why3 z3 cvc4 spin chromium"
 
 need_apt=()
 for p in $APT_PACKAGES; do
