@@ -11,6 +11,7 @@ import msgspec
 from .errors import UserError
 from .motor.config import MotorConfig
 from .policy.config import PolicyConfig
+from .speaker.config import SpeakerConfig
 from .ssl.config import SslConfig
 from .vision.config import VisionConfig
 from .web.config import WebConfig
@@ -42,6 +43,7 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     vision: VisionConfig = msgspec.field(default_factory=VisionConfig)
     policy: PolicyConfig = msgspec.field(default_factory=PolicyConfig)
     motor: MotorConfig = msgspec.field(default_factory=MotorConfig)
+    speaker: SpeakerConfig = msgspec.field(default_factory=SpeakerConfig)
     web: WebConfig = msgspec.field(default_factory=WebConfig)
 
 

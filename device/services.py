@@ -11,8 +11,15 @@ SERVICES = {
     "web": "device.web.server",
 }
 
+# Services `swivel run` does not start and does not wait for (the simulated loop needs none of them);
+# on a device systemd runs them like the others.
+NOT_LAUNCHED = {
+    "speaker": "device.speaker.service",
+}
+ALL_SERVICES = {**SERVICES, **NOT_LAUNCHED}
+
 
 def run_service(name: str, cfg) -> int:
     """Import the service's module and run its `main(cfg)` until SIGTERM."""
-    module = importlib.import_module(SERVICES[name])
+    module = importlib.import_module(ALL_SERVICES[name])
     return module.main(cfg) or 0

@@ -197,6 +197,28 @@ class SimAudioBlock(Msg, kw_only=True):
     samples: bytes
 
 
+# ---- speaker ----------------------------------------------------------------------------------------
+
+class SpeakerState(Msg, kw_only=True):
+    """topic speaker.state: what the spatial audio output is doing and whom its filters are steered at."""
+    mode: Name                       # spatial | ctc | bypass
+    drivers: int
+    layout: Name = ""
+    listener_bearing_deg: Optional[Deg] = None   # device frame, the bearing the filters are designed for
+    listener_distance_m: Optional[float] = None
+    listener_source: Name = ""       # vision | default (nobody engaged: the configured sweet spot)
+    track_id: int = -1
+    designs: int = 0                 # filter redesigns since start
+    source: Name = ""                # fifo | alsa | file | none
+    playing: bool = False
+    played_frames: int = 0
+    underruns: int = 0
+    clipped: int = 0
+    rate: int = 48000
+    output: Name = ""                # sim | pyaudio
+    output_ok: bool = True
+
+
 # ---- motion API (request/reply, not pub/sub) --------------------------------------------------------
 
 class MotionRequest(Struct, kw_only=True):

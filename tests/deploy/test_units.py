@@ -18,6 +18,7 @@ EXPECTED_DEVICES = {
     "ssl": {"char-alsa rw", "char-gpiochip rw"},
     "vision": {"char-video4linux rw", "char-gpiochip rw"},
     "policy": {"char-gpiochip rw"},
+    "speaker": {"char-alsa rw"},
     "web": set(),
 }
 # Only the web service listens on the network (the LAN: see its IPAddressAllow=).
