@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import msgspec
@@ -18,9 +20,10 @@ from ..errors import UserError
 from ..services import SERVICES
 from ..sim.scenario import load_scenario
 from . import tomlwrite
+from .reaper import RUN_ID_ENV, Reaper, die_with_parent
 from .recorder import Recorder
 
-START_ORDER = ("motor", "policy", "ssl", "vision", "web")   # the motor first: nothing may drive it before it is up
+START_ORDER = ("motor", "policy", "ssl", "vision")   # the motor first: nothing may drive it before it is up
 STARTUP_TIMEOUT_S = 90.0
 
 
@@ -28,17 +31,9 @@ class Stack:
     """The world process plus one process per service, all on one private bus directory."""
 
     def __init__(self, scenario_path: str | None, config_path: str | None, runtime_dir: Path,
-                 duration_s: float | None, fast_plant: bool = False, extra_config: dict | None = None,
-                 web_port: int | None = None):
+                 duration_s: float | None, fast_plant: bool = False, extra_config: dict | None = None):
         self.scenario = load_scenario(scenario_path)
         self.cfg = load_config(config_path)
-        # The web app on this machine only (a simulated room is not for the LAN); None or 0 = none (the
-        # CLI passes the config's web.port by default; runs started from code, e.g. tests, ask for it).
-        port = web_port or 0
-        if not 0 <= port <= 65535:
-            raise UserError(f"--web-port {port}: expected a port 1..65535, or 0 for no web app")
-        self.web_problem = _port_problem(port) if port else "not started (--web-port 0)"
-        self.web_url = f"http://127.0.0.1:{port}/" if port and not self.web_problem else None
         self.runtime_dir = runtime_dir
         self.duration_s = duration_s or self.scenario.duration_s
         self.fast_plant = fast_plant
@@ -55,6 +50,10 @@ class Stack:
         self.env = dict(os.environ, SWIVEL_RUNTIME_DIR=str(runtime_dir), PYTHONUNBUFFERED="1")
         self.env.pop("NOTIFY_SOCKET", None)
         self.env.pop("WATCHDOG_USEC", None)
+        # Every process of the run carries the id, grandchildren too (the simavr harness): how leftovers are found.
+        self.run_id = uuid.uuid4().hex[:12]
+        self.env[RUN_ID_ENV] = self.run_id
+        self.reaper: Reaper | None = None
 
     def _write_run_config(self, extra: dict) -> None:
         """The user's config (or the defaults) with every hardware backend pointed at the simulation."""
@@ -65,10 +64,6 @@ class Stack:
         # A simulated room keeps its own range of motion: a run never reads or writes the device's state.
         if not data["policy"].get("state_file"):
             data["policy"]["state_file"] = str(self.runtime_dir / "policy-state.json")
-        if self.web_url:
-            data["web"].update(host="127.0.0.1", port=int(self.web_url.rsplit(":", 1)[1].strip("/")))
-            if not data["web"].get("state_dir"):
-                data["web"]["state_dir"] = str(self.runtime_dir / "web")
         for section, values in {**self.scenario.config, **extra}.items():
             data.setdefault(section, {}).update(values)
         for section in ("ssl", "vision", "motor"):
@@ -83,20 +78,27 @@ class Stack:
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = open(self.logs_dir / f"{name}.log", "ab")
+        # All in the reaper's process group, not the launcher's: Ctrl-C in a terminal reaches the launcher only,
+        # which stops them in order; and each dies with the launcher, however it ends (die_with_parent).
         proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, process_group=self.reaper.pgid,
+                                preexec_fn=die_with_parent())
         log.close()
         self.procs[name] = proc
         return proc
 
-    def start(self) -> None:
+    def start(self, remove_dir_if_killed: bool = False) -> None:
+        """The reaper first (every child joins its process group), then the world, then the services.
+
+        remove_dir_if_killed: the launcher made the runtime directory; if it is killed outright, the reaper
+        removes the directory after the processes.
+        """
+        self.reaper = Reaper(self.runtime_dir, self.run_id, remove_dir_if_killed, self.env)
         py = sys.executable
         self._spawn("world", [py, "-m", "device.sim.world", "--scenario", self.scenario.path,
                               "--runtime-dir", str(self.runtime_dir), "--duration", str(self.duration_s)]
                     + (["--fast-plant"] if self.fast_plant else []))
         for name in START_ORDER:
-            if name == "web" and not self.web_url:
-                continue
             self._spawn(name, [py, "-m", "device", "--config", str(self.config_file), "service", name])
 
     def check_alive(self) -> None:
@@ -136,6 +138,8 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     codes[name] = proc.wait()
+        if self.reaper:
+            self.reaper.finish()               # and whatever a child left behind (its own children) goes too
         return codes
 
 
@@ -145,22 +149,10 @@ def wait_until_started(stack: Stack, recorder: Recorder, timeout_s: float = STAR
     while time.monotonic() < deadline:
         recorder.pump(100)
         stack.check_alive()
-        if all(recorder.sub.alive(s, 5.0) for s in SERVICES if s != "web" or "web" in stack.procs):
+        if all(recorder.sub.alive(s, 5.0) for s in SERVICES):
             return
     missing = [s for s in SERVICES if not recorder.sub.alive(s, 5.0)]
     raise UserError(f"services did not start within {timeout_s:.0f} s: {', '.join(missing)}")
-
-
-def _port_problem(port: int) -> str:
-    """Why the web app cannot have this port on 127.0.0.1 ("" = free): a run never fails for want of it."""
-    import socket
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError as exc:
-            return f"not started: port {port} is {'in use' if exc.errno == 98 else exc.strerror} (try --web-port)"
-    return ""
 
 
 def _check_writable(path: Path) -> None:
@@ -174,21 +166,83 @@ def _check_writable(path: Path) -> None:
         raise UserError(f"--report {path}: not writable")
 
 
+class Stopped(KeyboardInterrupt):
+    """A stop signal (SIGINT, SIGTERM or SIGHUP) ended the run; signum says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class StopSignals:
+    """SIGTERM and SIGHUP (a `kill`, `timeout`, a closed terminal) end a run as Ctrl-C does: Stopped is raised,
+    and the stack is stopped in order. Only the first signal interrupts: one that comes once the stop has begun
+    (disarm) is noted and ignored, so the motor still stops last; that stop is bounded (SIGKILL after 10 s).
+    Handlers exist in the main thread only; elsewhere (run_stack in a test's thread) this does nothing.
+    """
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.armed = True
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self._on_signal) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._old.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+    def disarm(self) -> None:
+        self.armed = False
+
+    def _on_signal(self, signum, frame) -> None:
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        if first and self.armed:
+            raise Stopped(signum)
+
+
 def run_stack(scenario: str | None, config: str | None, duration: float | None, report_path: str | None,
               view: bool, runtime_dir: str | None = None, fast_plant: bool = False,
-              extra_config: dict | None = None, web_port: int | None = None) -> dict:
+              extra_config: dict | None = None) -> dict:
+    """Run the stack until the scenario ends or a stop signal (then report["signal"] names it).
+
+    A runtime directory made here is removed when the run ends, whichever way it ends, unless the report names
+    it (--report) or an error message points into it (a service's log); if the launcher itself is killed, its
+    reaper removes it. A directory given with runtime_dir is left in place.
+    """
     if report_path:
         _check_writable(Path(report_path))
     own_dir = runtime_dir is None
-    rdir = Path(runtime_dir) if runtime_dir else Path(tempfile.mkdtemp(prefix="swivel-", dir="/tmp"))
-    stack = Stack(scenario, config, rdir, duration, fast_plant, extra_config, web_port)
+    with StopSignals() as signals:
+        rdir = Path(runtime_dir) if runtime_dir else Path(tempfile.mkdtemp(prefix="swivel-", dir="/tmp"))
+        keep_dir = not own_dir or bool(report_path)
+        try:
+            return _run(signals, rdir, own_dir, scenario, config, duration, report_path, view, fast_plant,
+                        extra_config)
+        except UserError as exc:
+            keep_dir = keep_dir or str(rdir) in str(exc)
+            raise
+        finally:
+            if not keep_dir:
+                shutil.rmtree(rdir, ignore_errors=True)
+
+
+def _run(signals: StopSignals, rdir: Path, own_dir: bool, scenario, config, duration, report_path, view,
+         fast_plant, extra_config) -> dict:
+    stack = Stack(scenario, config, rdir, duration, fast_plant, extra_config)
     recorder = Recorder(rdir)
     from .liveview import LiveView
     from .report import build_report
-    live = LiveView(stack.scenario, runtime_dir=rdir, web=stack.web_url or stack.web_problem) if view else None
+    live = LiveView(stack.scenario, runtime_dir=rdir) if view else None
     interrupted = False
     try:
-        stack.start()
+        stack.start(remove_dir_if_killed=own_dir)
         wait_until_started(stack, recorder)
         t_start = time.monotonic()
         while not stack.world_done():
@@ -202,6 +256,7 @@ def run_stack(scenario: str | None, config: str | None, duration: float | None, 
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        signals.disarm()
         codes = stack.stop()
         recorder.close()
         if live:
@@ -211,22 +266,28 @@ def run_stack(scenario: str | None, config: str | None, duration: float | None, 
     report = build_report(stack.scenario, stack.cfg, truth, recorder.timeline, exit_codes=codes,
                           interrupted=interrupted, dropped=dict(recorder.sub.dropped))
     report["runtime_dir"] = str(rdir)
+    report["signal"] = signal.Signals(signals.signum).name if signals.signum else None
     if report_path:
         try:
             Path(report_path).write_text(json.dumps(report, indent=2))
         except OSError as exc:
             raise UserError(f"--report {report_path}: cannot write it ({exc.strerror}); "
                             f"the run's logs are in {rdir}") from None
-    if own_dir and not report_path and not interrupted:
-        shutil.rmtree(rdir, ignore_errors=True)
     return report
 
 
 def run_from_args(args) -> int:
+    """Exit status 0, or 128 + the signal number when a stop signal ended the run (130 for Ctrl-C)."""
     view = not (args.headless or args.report) and sys.stdout.isatty()
-    report = run_stack(args.scenario, args.config, args.duration, args.report, view, args.runtime_dir,
-                       web_port=args.web_port if args.web_port is not None else load_config(args.config).web.port)
+    try:
+        report = run_stack(args.scenario, args.config, args.duration, args.report, view, args.runtime_dir)
+    except Stopped as exc:             # before the stack started: nothing to report
+        return 128 + exc.signum
     from .report import summary_lines
-    for line in summary_lines(report):
-        print(line)
-    return 0
+    try:
+        for line in summary_lines(report):
+            print(line)
+        sys.stdout.flush()
+    except OSError:                    # the terminal is gone (SIGHUP): nobody left to tell
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.Signals[report["signal"]] if report["signal"] else 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..run.reaper import die_with_parent
 
 CPU_HZ = 16_000_000
 REPO = Path(__file__).resolve().parents[2]
@@ -78,8 +80,10 @@ class SimTurntable:
             cmd += ["--isrlog", str(self.isr_log_path), "--isr", f"{self.isr_probe[0]:x}:{self.isr_probe[1]}"]
         if self.fast_plant:
             cmd.append("--fast-plant")
+        # It dies with the thread that starts it (the world's main thread, a test), even one that is SIGKILLed.
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                                      stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                                      preexec_fn=die_with_parent(signal.SIGTERM))
         self._reader = threading.Thread(target=self._read_stdout, name="simavr-harness", daemon=True)
         self._reader.start()
         deadline = time.monotonic() + timeout_s
