@@ -23,7 +23,7 @@ from . import tomlwrite
 from .reaper import RUN_ID_ENV, Reaper, die_with_parent
 from .recorder import Recorder
 
-START_ORDER = ("motor", "policy", "ssl", "vision")   # the motor first: nothing may drive it before it is up
+START_ORDER = ("motor", "policy", "ssl", "vision", "web")   # the motor first: nothing may drive it before it is up
 STARTUP_TIMEOUT_S = 90.0
 
 
@@ -31,9 +31,17 @@ class Stack:
     """The world process plus one process per service, all on one private bus directory."""
 
     def __init__(self, scenario_path: str | None, config_path: str | None, runtime_dir: Path,
-                 duration_s: float | None, fast_plant: bool = False, extra_config: dict | None = None):
+                 duration_s: float | None, fast_plant: bool = False, extra_config: dict | None = None,
+                 web_port: int | None = None):
         self.scenario = load_scenario(scenario_path)
         self.cfg = load_config(config_path)
+        # The web app on this machine only (a simulated room is not for the LAN); None or 0 = none (the
+        # CLI passes the config's web.port by default; runs started from code, e.g. tests, ask for it).
+        port = web_port or 0
+        if not 0 <= port <= 65535:
+            raise UserError(f"--web-port {port}: expected a port 1..65535, or 0 for no web app")
+        self.web_problem = _port_problem(port) if port else "not started (--web-port 0)"
+        self.web_url = f"http://127.0.0.1:{port}/" if port and not self.web_problem else None
         self.runtime_dir = runtime_dir
         self.duration_s = duration_s or self.scenario.duration_s
         self.fast_plant = fast_plant
@@ -64,6 +72,10 @@ class Stack:
         # A simulated room keeps its own range of motion: a run never reads or writes the device's state.
         if not data["policy"].get("state_file"):
             data["policy"]["state_file"] = str(self.runtime_dir / "policy-state.json")
+        if self.web_url:
+            data["web"].update(host="127.0.0.1", port=int(self.web_url.rsplit(":", 1)[1].strip("/")))
+            if not data["web"].get("state_dir"):
+                data["web"]["state_dir"] = str(self.runtime_dir / "web")
         for section, values in {**self.scenario.config, **extra}.items():
             data.setdefault(section, {}).update(values)
         for section in ("ssl", "vision", "motor"):
@@ -99,6 +111,8 @@ class Stack:
                               "--runtime-dir", str(self.runtime_dir), "--duration", str(self.duration_s)]
                     + (["--fast-plant"] if self.fast_plant else []))
         for name in START_ORDER:
+            if name == "web" and not self.web_url:
+                continue
             self._spawn(name, [py, "-m", "device", "--config", str(self.config_file), "service", name])
 
     def check_alive(self) -> None:
@@ -149,10 +163,22 @@ def wait_until_started(stack: Stack, recorder: Recorder, timeout_s: float = STAR
     while time.monotonic() < deadline:
         recorder.pump(100)
         stack.check_alive()
-        if all(recorder.sub.alive(s, 5.0) for s in SERVICES):
+        if all(recorder.sub.alive(s, 5.0) for s in SERVICES if s != "web" or "web" in stack.procs):
             return
     missing = [s for s in SERVICES if not recorder.sub.alive(s, 5.0)]
     raise UserError(f"services did not start within {timeout_s:.0f} s: {', '.join(missing)}")
+
+
+def _port_problem(port: int) -> str:
+    """Why the web app cannot have this port on 127.0.0.1 ("" = free): a run never fails for want of it."""
+    import socket
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return f"not started: port {port} is {'in use' if exc.errno == 98 else exc.strerror} (try --web-port)"
+    return ""
 
 
 def _check_writable(path: Path) -> None:
@@ -209,7 +235,7 @@ class StopSignals:
 
 def run_stack(scenario: str | None, config: str | None, duration: float | None, report_path: str | None,
               view: bool, runtime_dir: str | None = None, fast_plant: bool = False,
-              extra_config: dict | None = None) -> dict:
+              extra_config: dict | None = None, web_port: int | None = None) -> dict:
     """Run the stack until the scenario ends or a stop signal (then report["signal"] names it).
 
     A runtime directory made here is removed when the run ends, whichever way it ends, unless the report names
@@ -224,7 +250,7 @@ def run_stack(scenario: str | None, config: str | None, duration: float | None, 
         keep_dir = not own_dir or bool(report_path)
         try:
             return _run(signals, rdir, own_dir, scenario, config, duration, report_path, view, fast_plant,
-                        extra_config)
+                        extra_config, web_port)
         except UserError as exc:
             keep_dir = keep_dir or str(rdir) in str(exc)
             raise
@@ -234,12 +260,12 @@ def run_stack(scenario: str | None, config: str | None, duration: float | None, 
 
 
 def _run(signals: StopSignals, rdir: Path, own_dir: bool, scenario, config, duration, report_path, view,
-         fast_plant, extra_config) -> dict:
-    stack = Stack(scenario, config, rdir, duration, fast_plant, extra_config)
+         fast_plant, extra_config, web_port) -> dict:
+    stack = Stack(scenario, config, rdir, duration, fast_plant, extra_config, web_port)
     recorder = Recorder(rdir)
     from .liveview import LiveView
     from .report import build_report
-    live = LiveView(stack.scenario, runtime_dir=rdir) if view else None
+    live = LiveView(stack.scenario, runtime_dir=rdir, web=stack.web_url or stack.web_problem) if view else None
     interrupted = False
     try:
         stack.start(remove_dir_if_killed=own_dir)
@@ -280,7 +306,8 @@ def run_from_args(args) -> int:
     """Exit status 0, or 128 + the signal number when a stop signal ended the run (130 for Ctrl-C)."""
     view = not (args.headless or args.report) and sys.stdout.isatty()
     try:
-        report = run_stack(args.scenario, args.config, args.duration, args.report, view, args.runtime_dir)
+        report = run_stack(args.scenario, args.config, args.duration, args.report, view, args.runtime_dir,
+                           web_port=args.web_port if args.web_port is not None else load_config(args.config).web.port)
     except Stopped as exc:             # before the stack started: nothing to report
         return 128 + exc.signum
     from .report import summary_lines
