@@ -10,7 +10,8 @@ from .errors import UserError
 
 # Subsystems that add their own subcommands: module with add_parser(subparsers) setting `func`.
 SUBCOMMAND_MODULES = ("device.ssl.cli", "device.vision.cli", "device.policy.cli", "device.bus.cli", "device.sim.cli",
-                      "device.policy.access_analyze")
+                      "device.policy.access_analyze",
+                      "device.speaker.cli")
 
 
 # "-90:90" is a range of angles, not an option: argparse would otherwise refuse `--rom -90:90`.
@@ -34,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="swivel.toml (built-in defaults when omitted)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from .services import SERVICES
+    from .services import ALL_SERVICES
     p = sub.add_parser("service", help="run one service (what each systemd unit starts)")
-    p.add_argument("name", choices=sorted(SERVICES))
+    p.add_argument("name", choices=sorted(ALL_SERVICES))
     p.set_defaults(func=_cmd_service)
 
     from .run import cli as run_cli
