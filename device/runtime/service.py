@@ -38,7 +38,7 @@ class Service:
         self.sub = Subscriber(self.runtime_dir, self.ctx)
         self._handlers: dict[str, list[Callable[[msgspec.Struct], None]]] = {}
         self.loop.add_reader(self.sub.sock, self._dispatch)
-        self.loop.every(min(0.05, cfg.bus.heartbeat_s / 2), self._tick)
+        self.loop.every(min(0.05, cfg.bus.heartbeat_s / 2), self._heartbeat_tick)
         self.notifier = SystemdNotifier()
         if self.notifier.watchdog_period_s:
             self.loop.every(self.notifier.watchdog_period_s, self.notifier.watchdog)
@@ -55,7 +55,7 @@ class Service:
         for p in publishers:
             self.sub.subscribe(p)
 
-    def _tick(self) -> None:
+    def _heartbeat_tick(self) -> None:     # not `_tick`: vision's service has its own
         self.pub.hb_dropped = sum(self.sub.dropped.values())   # the web page's health panel shows it
         self.pub.tick()
 
