@@ -14,6 +14,7 @@ from .policy.config import PolicyConfig
 from .speaker.config import SpeakerConfig
 from .ssl.config import SslConfig
 from .vision.config import VisionConfig
+from .wake.config import WakeConfig
 from .web.config import WebConfig
 
 
@@ -44,6 +45,7 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     policy: PolicyConfig = msgspec.field(default_factory=PolicyConfig)
     motor: MotorConfig = msgspec.field(default_factory=MotorConfig)
     speaker: SpeakerConfig = msgspec.field(default_factory=SpeakerConfig)
+    wake: WakeConfig = msgspec.field(default_factory=WakeConfig)
     web: WebConfig = msgspec.field(default_factory=WebConfig)
 
 
@@ -91,6 +93,11 @@ def describe_validation_error(message: str, text: str, origin: str) -> str:
         problem = "unknown key (not a setting of this section; check the spelling)"
     else:
         problem = problem.replace("Expected", "expected")
+        # A section's own check (__post_init__) says which of its keys is wrong as "key: why".
+        own = re.match(r"([a-z_]+): (.*)", problem)
+        if own:
+            parts.append(own.group(1))
+            problem = own.group(2)
     key = ".".join(parts) or "(top level)"
     line = locate_key(text, parts)
     where = f"{origin} line {line}" if line else origin

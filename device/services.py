@@ -1,4 +1,4 @@
-"""Which code runs for `swivel service NAME`: the four long-running services of the device."""
+"""Which code runs for `swivel service NAME`: the long-running services of the device."""
 from __future__ import annotations
 
 import importlib
@@ -9,6 +9,7 @@ SERVICES = {
     "policy": "device.policy.service",
     "motor": "device.motor.service",
     "web": "device.web.server",
+    "wake": "device.wake.service",
 }
 
 # Services `swivel run` does not start and does not wait for (the simulated loop needs none of them);

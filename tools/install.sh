@@ -107,6 +107,21 @@ for u in swivel-motor.service swivel-ssl.service swivel-vision.service swivel-po
   install -m 0644 "$SRC/systemd/$u" "$UNITDIR/$u"
 done
 
+# The kiosk (Chromium full screen on the device's display) runs as the desktop user: $KIOSK_USER, else the
+# first login user (uid 1000, as Raspberry Pi OS makes it); with neither there is no kiosk unit.
+KUSER=${KIOSK_USER:-$(awk -F: '$3 == 1000 {print $1}' "$ROOT/etc/passwd" 2>/dev/null)}
+KUID=$([ -n "$KUSER" ] && awk -F: -v u="$KUSER" '$1 == u {print $3}' "$ROOT/etc/passwd" 2>/dev/null || true)
+KIOSK=0
+if [ -n "$KUID" ]; then
+  sed -e "s|@KIOSK_USER@|$KUSER|g" -e "s|@KIOSK_UID@|$KUID|g" -e "s|@KIOSK_URL@|${KIOSK_URL:-http://127.0.0.1:8080/kiosk}|g" \
+    "$SRC/systemd/kiosk/swivel-kiosk.service" > "$UNITDIR/swivel-kiosk.service"
+  chmod 0644 "$UNITDIR/swivel-kiosk.service"
+  KIOSK=1
+  say "kiosk unit for desktop user $KUSER (uid $KUID)"
+else
+  say "no desktop user (uid 1000, or KIOSK_USER=name): no kiosk unit"
+fi
+
 # 4. The config: never overwrite the user's; the current example always sits next to it.
 install -d -m 0755 "$ETC"
 install -m 0644 "$SRC/systemd/swivel.toml.example" "$ETC/swivel.toml.example"
@@ -146,4 +161,9 @@ if [ "$ONLINE" = 1 ] && [ -d /run/systemd/system ]; then
 else
   systemctl "${ROOTARG[@]}" enable swivel.target
   say "enabled swivel.target in ${ROOT:-/} (systemd not running there: nothing started)"
+fi
+
+# 6. The kiosk, for the graphical boot (it waits for the desktop's compositor itself).
+if [ "$KIOSK" = 1 ]; then
+  systemctl "${ROOTARG[@]}" enable swivel-kiosk.service
 fi

@@ -31,13 +31,14 @@ if [ "$ONLINE" = 1 ] && [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 UNITDIR=$ROOT/etc/systemd/system
-UNITS="swivel-speaker.service swivel-web.service swivel-policy.service swivel-ssl.service swivel-vision.service swivel-motor.service swivel.target"
+UNITS="swivel-kiosk.service swivel-speaker.service swivel-web.service swivel-policy.service swivel-ssl.service swivel-vision.service swivel-motor.service swivel.target"
 say() { echo "uninstall: $*"; }
 
 # 1. Stop first (policy before motor, so the motor's teardown is the last word to the MCU), then disable.
 if [ "$ONLINE" = 1 ] && [ -d /run/systemd/system ]; then
   systemctl stop swivel.target $UNITS 2>/dev/null || true
   systemctl disable swivel.target 2>/dev/null || true
+  systemctl disable swivel-kiosk.service 2>/dev/null || true
 elif [ -e "$UNITDIR/swivel.target" ]; then
   systemctl --root="${ROOT:-/}" disable swivel.target 2>/dev/null || true
 fi

@@ -2,8 +2,9 @@
 
 Rules that keep the bus safe and private:
 - every message has `v` (schema version) and `t_ns` (monotonic capture time, ns);
-- lists are bounded with Meta(max_length) and no message but the simulator's audio wire has a bytes
-  field, so no topic can carry a camera image (tests/vision proves it on a live run).
+- lists are bounded with Meta(max_length) and no message but the two audio wires (the simulator's
+  `sim.audio`, ssl's local `ssl.beam`) has a bytes field, so no topic can carry a camera image (tests/vision
+  proves it on a live run).
 A subsystem owner may add fields to its own topic's message; bump VERSION when the meaning changes.
 """
 from __future__ import annotations
@@ -52,6 +53,11 @@ class WakeEvent(Msg, kw_only=True):
     keyword: Name = "swivel"
     score: float = 1.0
     engine: Name = "unknown"
+    # Added by wake: the keyword's own span (0 = not given). An engine that decides at the end of the
+    # keyword sends the event at once, while the command goes on: then end_ns is the decision point
+    # (the utterance so far) and ssl localizes the keyword span straight away (ssl.doa phase "keyword").
+    kw_start_ns: int = 0
+    kw_end_ns: int = 0
 
 
 # ---- sound source localization ----------------------------------------------------------------------
@@ -59,6 +65,13 @@ class WakeEvent(Msg, kw_only=True):
 class DoaCandidate(Struct, kw_only=True):
     azimuth_deg: Deg                 # device frame
     power: float
+
+
+class DoaTrackPoint(Struct, array_like=True):
+    """Where the sound came from in one short window of an utterance (ssl.doa `track`)."""
+    t_ns: int                        # capture time of the window's middle
+    azimuth_deg: Deg                 # device frame at that time (world = device + heading then)
+    confidence: float                # 0..1
 
 
 class DoaEstimate(Msg, kw_only=True):
@@ -73,6 +86,15 @@ class DoaEstimate(Msg, kw_only=True):
     energy_map: Annotated[list[float], Meta(max_length=72)] = []   # coarse, device frame, bin 0 = -180 deg
     trigger: Name = "wake"           # wake | vad
     sent_ns: int = 0                 # when ssl published it (t_ns is the end of the audio it heard)
+    # Which utterance an estimate belongs to and how far into it: "keyword" (early, on the wake word's
+    # own span, sent the moment the engine decides), "utterance" (a whole span: VAD or an old-style
+    # wake event), "final" (after the utterance ended). 0 = not part of a woken utterance.
+    utterance_id: int = 0
+    phase: Name = "utterance"
+    # Added by ssl for a whole woken utterance ("final", or "utterance" from an old-style wake event): the
+    # direction window by window, in time order (a talker who walks while speaking ends up where the last
+    # points are, not where the onset was). Empty for "keyword" and VAD estimates.
+    track: Annotated[list[DoaTrackPoint], Meta(max_length=32)] = []
 
 
 # ---- vision ---------------------------------------------------------------------------------------
@@ -90,6 +112,9 @@ class Person(Struct, kw_only=True):
     engagement: float                # 0..1, facing the screen
     confidence: float
     landmarks: Annotated[list[Landmark], Meta(max_length=64)] = []
+    # Added by vision: a face with no living head's micro-motion (a poster, a photo on the wall);
+    # the policy does not turn to it.
+    static: bool = False
 
 
 class People(Msg, kw_only=True):
@@ -179,6 +204,15 @@ class SimPerson(Struct, kw_only=True):
     speaking: bool = False
 
 
+class SimPoster(Struct, kw_only=True):
+    """A framed photograph of a face on the wall: perfectly rigid (added by vision for the poster scenario)."""
+    azimuth_world_deg: Deg
+    distance_m: float
+    height_m: float = 1.5            # height of the picture's centre above the floor
+    width_m: float = 0.4
+    photo: Name = "astronaut"
+
+
 class SimWorld(Msg, kw_only=True):
     """Topic `sim.world`: ground truth of the simulated room, for simulated hardware backends."""
     heading_deg: Deg                 # true turntable angle from the motor backend's plant model
@@ -188,6 +222,16 @@ class SimWorld(Msg, kw_only=True):
     lighting: float = 1.0
     scenario_time_s: float = 0.0
     camera_present: bool = True      # False while the simulated camera is unplugged
+    posters: Annotated[list[SimPoster], Meta(max_length=16)] = []   # pictures of faces on the walls
+
+
+class AudioBeam(Msg, kw_only=True):
+    """Topic `ssl.beam`: ssl's beam of the array (16-bit mono PCM) for on-device listeners (the wake
+    engine). Published on an ipc:// socket only, so the audio never leaves the device. `t_ns` is the
+    capture time of the first sample."""
+    rate: int
+    samples: Annotated[bytes, Meta(max_length=8192)]   # little-endian int16, mono: at most 256 ms a block
+    azimuth_deg: Optional[Deg] = None  # device-frame direction the beam pointed at (None = unsteered)
 
 
 class SimAudioBlock(Msg, kw_only=True):

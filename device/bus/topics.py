@@ -24,6 +24,7 @@ TOPICS: dict[str, Topic] = {t.name: t for t in [
     Topic("hb", s.Heartbeat, "*"),
     Topic("wake.event", s.WakeEvent, "wake"),
     Topic("ssl.doa", s.DoaEstimate, "ssl"),
+    Topic("ssl.beam", s.AudioBeam, "ssl"),
     Topic("vision.people", s.People, "vision", state=True, period_s=0.5),
     Topic("policy.state", s.PolicyState, "policy", state=True, period_s=0.5),
     Topic("policy.alert", s.PolicyAlert, "policy"),
@@ -34,8 +35,8 @@ TOPICS: dict[str, Topic] = {t.name: t for t in [
     Topic("sim.audio", s.SimAudioBlock, "world"),
 ]}
 
-# Where the wake-word engine publishes: in the simulated world the world process stands in for it.
-SERVICES = ("ssl", "vision", "policy", "motor")
+# The device's services. `wake` binds wake.pub; with the simulated stand-in engine the world does.
+SERVICES = ("ssl", "vision", "policy", "motor", "wake")
 
 
 def topic(name: str) -> Topic:

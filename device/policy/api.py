@@ -7,6 +7,8 @@ from typing import Callable, Optional
 
 import msgspec
 
+import msgspec
+
 from ..bus.schemas import MotionReply, MotionRequest, PolicyState
 from .access import AccessControl
 from .config import HW_MAX_ACCEL_DPS2, HW_MAX_SPEED_DPS, MotionConfig, parse_hours
@@ -19,6 +21,7 @@ SPEED_PRESETS = ("calm", "normal", "fast")
 def preset_motion(preset: str, normal: MotionConfig, limits: tuple[float, float]) -> MotionConfig:
     """calm: half the configured speed (at most 45 deg/s); normal: [policy.motion] as configured; fast: the
     hardware's limits (never above what the motor itself is configured to allow, `limits`)."""
+    limits = (min(limits[0], HW_MAX_SPEED_DPS), min(limits[1], HW_MAX_ACCEL_DPS2))
     speed, accel = normal.max_speed_dps, normal.max_accel_dps2
     if preset == "calm":
         speed, accel = min(speed / 2, 45.0), min(accel / 2, 90.0)
@@ -97,6 +100,19 @@ class MotionApi:
             p.cmd_stop(now)
         elif req.op == "away":
             p.cmd_away(_need(req.enabled, "away needs enabled (true or false)"), now)
+        elif req.op == "speed":
+            preset = _need(req.speed_preset, "speed needs speed_preset (calm, normal or fast)")
+            if preset not in SPEED_PRESETS:
+                raise _BadRequest(f"speed_preset must be one of {', '.join(SPEED_PRESETS)}, not {preset!r}")
+            p.cmd_speed(preset, preset_motion(preset, self.normal_motion, self.speed_limits))
+        elif req.op == "away_hours":
+            hours = _need(req.away_hours, "away_hours needs away_hours (\"HH:MM-HH:MM\", or \"\" for any time)")
+            if hours:
+                try:
+                    parse_hours(hours)
+                except ValueError as exc:
+                    raise _BadRequest(str(exc)) from None
+            p.cmd_away_hours(hours)
         elif req.op == "speed":
             preset = _need(req.speed_preset, "speed needs speed_preset (calm, normal or fast)")
             if preset not in SPEED_PRESETS:

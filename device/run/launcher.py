@@ -23,7 +23,7 @@ from . import tomlwrite
 from .reaper import RUN_ID_ENV, Reaper, die_with_parent
 from .recorder import Recorder
 
-START_ORDER = ("motor", "policy", "ssl", "vision", "web")   # the motor first: nothing may drive it before it is up
+START_ORDER = ("motor", "policy", "ssl", "wake", "vision", "web")   # the motor first: nothing may drive it before it is up
 STARTUP_TIMEOUT_S = 90.0
 
 
@@ -85,6 +85,9 @@ class Stack:
                     sec[key] = "sim"
         if "array" in data.get("ssl", {}):
             data["ssl"]["array"] = self.scenario.array
+        # The scene's wake word selects the engine's model; with the stand-in the world plays the engine.
+        if self.scenario.wake_engine != "standin":
+            data["wake"].update(engine=self.scenario.wake_engine, models=[self.scenario.wake_word], model_file="")
         self.config_file.write_text(tomlwrite.dumps(data))
         load_config(self.config_file)          # the generated file must itself be valid
 
@@ -113,6 +116,8 @@ class Stack:
         for name in START_ORDER:
             if name == "web" and not self.web_url:
                 continue
+            if name == "wake" and self.scenario.wake_engine == "standin":
+                continue                       # the world binds wake.pub and stands in for the engine
             self._spawn(name, [py, "-m", "device", "--config", str(self.config_file), "service", name])
 
     def check_alive(self) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..bus.pubsub import Subscriber
 from ..bus.topics import TOPICS
 
-RECORDED = [name for name in TOPICS if name not in ("sim.audio", "hb")]
+RECORDED = [name for name in TOPICS if name not in ("sim.audio", "ssl.beam", "hb")]   # not the audio wires
 
 
 class Recorder:

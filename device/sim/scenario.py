@@ -38,6 +38,15 @@ class PersonSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     path: list[Waypoint]
 
 
+class PosterSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A framed photograph of a face hung on a wall: perfectly rigid, never a person."""
+    photo: str = "astronaut"
+    azimuth_deg: float                  # world azimuth seen from the device
+    distance_m: float                   # horizontal distance from the device (where the wall is)
+    height_m: float = 1.5               # the picture's centre above the floor
+    width_m: float = 0.4
+
+
 class Speech(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     person: int
     t: float
@@ -82,10 +91,12 @@ class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     description: str = ""
     duration_s: float = 20.0
     seed: int = 1
-    wake_word: str = "swivel"
+    wake_word: str = "alexa"            # a shipped model's word (device/wake/config.py); it selects the model
+    wake_engine: Literal["micro", "open", "standin"] = "micro"   # standin: the world fakes an engine (exact timing)
     array: str = "respeaker4"
     room: Room = msgspec.field(default_factory=Room)
     person: list[PersonSpec] = []
+    poster: list[PosterSpec] = []
     speech: list[Speech] = []
     noise: list[Noise] = []
     event: list[Event] = []
@@ -179,6 +190,12 @@ def check_scenario(sc: Scenario, origin: str) -> None:
             if not (0.2 <= x <= w - 0.2 and 0.2 <= y <= d - 0.2) or wp.distance_m < 0.3:
                 fail(f"person {p.id}: at t={wp.t} s ({wp.azimuth_deg} deg, {wp.distance_m} m) they would "
                      f"stand outside the room or too close")
+    for i, pst in enumerate(sc.poster):
+        x, y = room_position(sc.room, pst.azimuth_deg, pst.distance_m)
+        if not (0.0 <= x <= w and 0.0 <= y <= d) or pst.distance_m < 0.3:
+            fail(f"poster {i + 1}: at {pst.azimuth_deg} deg, {pst.distance_m} m it would hang outside the room")
+        if not 0.05 <= pst.width_m <= 3.0 or not 0.0 < pst.height_m < h:
+            fail(f"poster {i + 1}: width_m must be 0.05..3 m and height_m inside the room")
     for s in sc.speech:
         if s.person not in ids:
             fail(f"speech at t={s.t}: no person with id {s.person}")
@@ -192,5 +209,10 @@ def check_scenario(sc: Scenario, origin: str) -> None:
             fail(f"event obstacle at t={e.t}: give azimuth_deg")
         if e.kind == "hand_push" and e.delta_deg is None:
             fail(f"event hand_push at t={e.t}: give delta_deg")
+    if sc.wake_engine != "standin":
+        from ..wake.config import SHIPPED_MODELS
+        if sc.wake_word not in SHIPPED_MODELS[sc.wake_engine]:
+            fail(f"wake_word: {sc.wake_word!r} has no shipped {sc.wake_engine} model (shipped: "
+                 f"{', '.join(SHIPPED_MODELS[sc.wake_engine])}); use one, or wake_engine = \"standin\"")
     if sc.expect.faces_person is not None and sc.expect.faces_person not in ids:
         fail(f"expect.faces_person: no person with id {sc.expect.faces_person}")

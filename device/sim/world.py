@@ -1,10 +1,12 @@
 """The simulated world process: moves people, speaks, makes noise, flips switches, pushes the turntable,
 and publishes what the device's sensors would perceive.
 
-It stands in for the room and for the wake-word engine. Its motor backend is the real firmware running
-in simavr (`device.sim.turntable`), so the heading it renders with is the heading the firmware produced.
-Publishes: `sim.world` (ground truth for simulated camera and GPIO backends), `sim.audio` (the mic
-wire), and, as the `wake` publisher, `wake.event` for every utterance that begins with the wake word.
+It stands in for the room. The wake service's real engine hears the rendered audio (through ssl's beam);
+only a scenario with `wake_engine = "standin"` has the world stand in for the engine, as the `wake`
+publisher, with a `wake.event` a fixed delay after every utterance that begins with the wake word (exact
+timing for tests). Its motor backend is the real firmware running in simavr (`device.sim.turntable`), so
+the heading it renders with is the heading the firmware produced. Publishes: `sim.world` (ground truth
+for simulated camera and GPIO backends) and `sim.audio` (the mic wire).
 Besides the scenario's timed events it takes events sent now, on its control inbox (`device.sim.control`).
 At exit it writes `<runtime_dir>/world-truth.json` for the run report.
 """
@@ -26,6 +28,7 @@ from ..errors import UserError
 from ..runtime.logs import log_event, setup_logging
 from .control import ControlInbox
 from .scenario import Scenario, load_scenario, person_at
+from .speech import synthesize
 
 WORLD_PERIOD_S = 1 / 30          # ground-truth rate (camera frames are rendered from it)
 AUDIO_BLOCK = 1024               # samples per sim.audio block (64 ms at 16 kHz)
@@ -38,7 +41,8 @@ class World:
         self.runtime_dir = runtime_dir
         self.log = logging.getLogger("swivel.world")
         self.pub = Publisher("world", runtime_dir, heartbeat_s=0.5)
-        self.wake_pub = Publisher("wake", runtime_dir, heartbeat_s=0.5)
+        self.standin = scenario.wake_engine == "standin"
+        self.wake_pub = Publisher("wake", runtime_dir, heartbeat_s=0.5) if self.standin else None
         self.shutter_closed = False
         self.mics_present = True
         self.camera_present = True
@@ -67,7 +71,8 @@ class World:
 
     # -- scenario timeline ---------------------------------------------------------------------------
     def _schedule_speech(self, duration_s: float) -> None:
-        wake = self.sc.wake_word.lower()
+        from ..wake.engine import keyword_text
+        wake = keyword_text(self.sc.wake_word.lower())
         for s in sorted(self.sc.speech, key=lambda s: s.t):
             if s.t >= duration_s:              # a shortened run never reaches it
                 continue
@@ -82,6 +87,10 @@ class World:
                                       "end_ns": end_ns, "azimuth_deg": where.azimuth_deg,
                                       "distance_m": where.distance_m})
             if is_wake:
+                # where the keyword ends, for the benchmarks: the keyword said alone by the same voice
+                kw_s = len(synthesize(wake, s.voice, self.fs)) / self.fs
+                self.truth_speech[-1].update(kw_end_s=start_s + kw_s, kw_end_ns=start_ns + int(kw_s * 1e9))
+            if is_wake and self.standin:
                 ev = WakeEvent(t_ns=0, start_ns=start_ns, end_ns=end_ns, keyword=wake, score=1.0,
                                engine="swivel-sim")
                 self._pending_wakes.append((end_s + WAKE_ENGINE_DELAY_S, ev))
@@ -140,7 +149,8 @@ class World:
                 list(sub.poll(50))
                 self.pub.publish("sim.world", self.truth(0.0, self.turntable.angle_deg()))
                 self.pub.tick()
-                self.wake_pub.tick()
+                if self.wake_pub:
+                    self.wake_pub.tick()
                 if all(sub.alive(s, 2.0) for s in SERVICES):
                     return
             log_event(self.log, "starting without every service", logging.WARNING,
@@ -191,7 +201,8 @@ class World:
                 self.pub.publish("sim.world", self.truth(t, heading))
                 self.heading_trace.append((round(t, 3), round(heading, 3)))
             self.pub.tick()
-            self.wake_pub.tick()
+            if self.wake_pub:
+                self.wake_pub.tick()
             time.sleep(0.004)
         if late_blocks:
             log_event(self.log, "audio fell behind real time", logging.WARNING, late_blocks=late_blocks)
@@ -208,7 +219,8 @@ class World:
         self.control.close()
         self.turntable.stop()
         self.pub.close()
-        self.wake_pub.close()
+        if self.wake_pub:
+            self.wake_pub.close()
 
 
 def main(argv=None) -> int:
@@ -237,7 +249,8 @@ def main(argv=None) -> int:
         while not stop[0]:
             world.pub.publish("sim.world", world.truth(args.duration or sc.duration_s, world.turntable.angle_deg()))
             world.pub.tick()
-            world.wake_pub.tick()
+            if world.wake_pub:
+                world.wake_pub.tick()
             time.sleep(WORLD_PERIOD_S)
     finally:
         if not (Path(args.runtime_dir) / "world-truth.json").exists():

@@ -4,9 +4,12 @@ from __future__ import annotations
 import logging
 import time
 
-from ..bus.schemas import DoaCandidate, DoaEstimate, MotorState, PolicyState, WakeEvent
+import numpy as np
+
+from ..bus.schemas import AudioBeam, DoaCandidate, DoaEstimate, MotorState, PolicyState, WakeEvent
 from ..errors import UserError
 from ..runtime.service import Service
+from .beam import Beamformer
 from .geometry import load_array
 from .stream import Estimate, SslStream
 
@@ -27,8 +30,12 @@ class SslService(Service):
                                 vad_threshold_db=c.vad_threshold_db, vad_min_speech_s=c.vad_min_speech_s,
                                 vad_hangover_s=c.vad_hangover_s, vad_max_segment_s=c.vad_max_segment_s)
         self.stream.rom_world = (c.rom_min_deg, c.rom_max_deg)
-        self.pending_wakes: list[tuple[float, WakeEvent]] = []
+        self.pending_wakes: list[tuple[float, int, WakeEvent]] = []   # (deadline, utterance id, event)
         self.published = 0
+        # The beam the wake engine listens to (ssl.beam, ipc only), steered at the last estimate (world frame).
+        self.beam = Beamformer(self.geometry, c.beam)
+        self._beam_world: float | None = None
+        self.utterance_id = 0                 # counts woken utterances (ssl.doa utterance_id)
         self.audio = None
         self.audio_lost = ""                  # why the input is gone, "" while blocks flow
         # The simulated wire only flows once the world's clock starts: watch it from its first block on.
@@ -45,10 +52,14 @@ class SslService(Service):
             from .lightbar import LightBar
             use_pin_factory(self.cfg.gpio.backend)
             self.lightbar = LightBar(c.light_bar_pins, c.light_bar_hold_s)
-            self.loop.every(0.1, self.lightbar.tick)
+            self.loop.every(0.1, self._light_tick)
         self.loop.every(0.05, self._serve_wakes)
         self.event("listening", array=self.geometry.name, backend=c.backend, mics=self.geometry.n_mics,
                    rate=self.geometry.sample_rate)
+
+    def _light_tick(self) -> None:
+        # while the woken talker goes on speaking the bar keeps showing "streaming" toward them
+        self.lightbar.tick(speaking=self.stream.vad is not None and self.stream.vad.active_since is not None)
 
     def _open_audio(self) -> None:
         c, g = self.cfg.ssl, self.geometry
@@ -107,9 +118,19 @@ class SslService(Service):
             self._last_block = time.monotonic()
             if self.audio_lost:
                 self._mark_back()
+            self._publish_beam(*block)
             for est in self.stream.push(*block):
                 self._publish(est)
         self._serve_wakes()
+
+    def _publish_beam(self, t_ns: int, block) -> None:
+        if self._beam_world is not None:
+            h = self.stream.heading.at(t_ns)
+            self.beam.steer(float(((self._beam_world - (h or 0.0)) + 180) % 360 - 180))
+        mono = self.beam.process(self.geometry.select_mics(np.asarray(block, np.float32)))
+        pcm = (np.clip(mono, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        self.pub.publish("ssl.beam", AudioBeam(t_ns=t_ns, rate=self.geometry.sample_rate, samples=pcm,
+                                              azimuth_deg=self.beam.azimuth_deg))
 
     def _on_motor(self, msg: MotorState) -> None:
         self.stream.heading.add(msg.t_ns, msg.heading_deg)
@@ -121,7 +142,10 @@ class SslService(Service):
         if msg.end_ns <= msg.start_ns:
             self.event("wake event with end before start ignored", start_ns=msg.start_ns, end_ns=msg.end_ns)
             return
-        self.pending_wakes.append((time.monotonic() + WAKE_WAIT_S, msg))
+        self.utterance_id += 1
+        self.pending_wakes.append((time.monotonic() + WAKE_WAIT_S, self.utterance_id, msg))
+        if self.lightbar is not None:
+            self.lightbar.woken()
         self._serve_wakes()
 
     def _serve_wakes(self) -> None:
@@ -129,29 +153,36 @@ class SslService(Service):
         newest = self.stream.ring.newest_ns()
         now = time.monotonic()
         waiting = []
-        for deadline, ev in self.pending_wakes:
-            if newest is not None and newest >= ev.end_ns or now >= deadline:
-                est = self.stream.localize(ev.start_ns, ev.end_ns, "wake")
+        for deadline, uid, ev in self.pending_wakes:
+            # An engine that gives the keyword's own span is answered on that span at once ("keyword"):
+            # the command is still being spoken. An old-style event spans the whole utterance.
+            keyword = ev.kw_end_ns > ev.kw_start_ns > 0
+            start, end = (ev.kw_start_ns, ev.kw_end_ns) if keyword else (ev.start_ns, ev.end_ns)
+            if newest is not None and newest >= end or now >= deadline:
+                est = self.stream.localize(start, end, "wake")
                 if est is None:
-                    self.event("wake event outside the audio buffer", start_ns=ev.start_ns, end_ns=ev.end_ns)
+                    self.event("wake event outside the audio buffer", start_ns=start, end_ns=end)
                 else:
-                    self._publish(est)
+                    self._publish(est, uid, "keyword" if keyword else "utterance")
             else:
-                waiting.append((deadline, ev))
+                waiting.append((deadline, uid, ev))
         self.pending_wakes = waiting
 
     # -- output -------------------------------------------------------------------------------------
-    def _publish(self, est: Estimate) -> None:
+    def _publish(self, est: Estimate, utterance_id: int = 0, phase: str = "utterance") -> None:
         r = est.result
         msg = DoaEstimate(t_ns=est.end_ns, start_ns=est.start_ns, end_ns=est.end_ns, azimuth_deg=r.azimuth_deg,
                           heading_deg=est.heading_deg, confidence=r.confidence, ambiguous=r.ambiguous,
                           candidates=[DoaCandidate(azimuth_deg=a, power=p) for a, p in r.candidates[:8]],
-                          energy_map=r.coarse_map(72), trigger=est.trigger, sent_ns=time.monotonic_ns())
+                          energy_map=r.coarse_map(72), trigger=est.trigger, sent_ns=time.monotonic_ns(),
+                          utterance_id=utterance_id, phase=phase)
         self.pub.publish("ssl.doa", msg)
         self.published += 1
-        if self.lightbar is not None and r.azimuth_deg is not None and not r.ambiguous:
-            self.lightbar.show(r.azimuth_deg)
-        self.event("doa", trigger=est.trigger, azimuth_deg=None if r.azimuth_deg is None else round(r.azimuth_deg, 1),
+        if r.azimuth_deg is not None and not r.ambiguous:
+            self._beam_world = r.azimuth_deg + (est.heading_deg or 0.0)
+            if self.lightbar is not None:
+                self.lightbar.show(r.azimuth_deg)
+        self.event("doa", trigger=est.trigger, phase=phase, azimuth_deg=None if r.azimuth_deg is None else round(r.azimuth_deg, 1),
                    confidence=round(r.confidence, 2), ambiguous=r.ambiguous,
                    heading_deg=None if est.heading_deg is None else round(est.heading_deg, 1))
 

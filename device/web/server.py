@@ -138,7 +138,7 @@ class WebService:
         app.router.add_post("/pair", self._pair)
         app.router.add_post("/logout", self._logout)
         app.router.add_get("/ws", self._ws)
-        app.router.add_get("/favicon.ico", lambda request: web.Response(status=204))
+        app.router.add_get("/favicon.ico", self._no_icon)
         app.router.add_static("/static", STATIC, show_index=False, follow_symlinks=False)
         return app
 
@@ -166,6 +166,9 @@ class WebService:
         if not _is_loopback_request(request):
             raise web.HTTPForbidden(text="the kiosk page is only for the device's own screen\n")
         return web.FileResponse(STATIC / "app.html")
+
+    async def _no_icon(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)
 
     async def _pair_page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "pair.html")

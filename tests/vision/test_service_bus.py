@@ -132,6 +132,8 @@ def capacity_bytes(tp, depth=0) -> float:
             if limit is None:
                 raise AssertionError(f"unbounded string {tp}")
             return limit * 4
+        if base is bytes and limit is not None:       # a short audio block (ssl.beam), far below a frame
+            return limit
         return capacity_bytes(base, depth + 1)
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         return max(capacity_bytes(a, depth + 1) for a in typing.get_args(tp))

@@ -1,6 +1,7 @@
 """One simulated run (`swivel run` with its web app on a free port) shared by the browser tests, and a paired browser."""
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -57,10 +58,14 @@ class SimRun:
         self.url = f"http://127.0.0.1:{self.port}"
         scene = base / "scene.toml"
         scene.write_text(SCENE)
+        # The tests pair several browsers from 127.0.0.1 within a minute (tests/web/test_pairing.py checks the
+        # default limits on a service of its own).
+        config = base / "swivel.toml"
+        config.write_text("[web]\npair_attempts_per_min = 100\npair_attempts_global_per_min = 1000\n")
         env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         env.pop("NOTIFY_SOCKET", None)
         self.log = open(base / "run.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "device", "run", "--scenario", str(scene), "--headless",
+        self.proc = subprocess.Popen([sys.executable, "-m", "device", "--config", str(config), "run", "--scenario", str(scene), "--headless",
                                       "--runtime-dir", str(self.runtime_dir), "--web-port", str(self.port)],
                                      cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -71,13 +76,18 @@ class SimRun:
         for name in ("motor", "policy", "vision", "web"):
             sub.subscribe(name)
         sub.subscribe("vision", "vision.people")
+        sub.subscribe("policy", "policy.state")
         deadline = time.monotonic() + timeout_s
+        seen = clear = False
         try:
             while time.monotonic() < deadline:
                 assert self.proc.poll() is None, "swivel run exited:\n" + self.tail()
                 for topic, msg in sub.poll(100):
-                    if topic == "vision.people" and msg.people and all(sub.alive(s, 3.0) for s in
-                                                                       ("motor", "policy", "web")):
+                    if topic == "vision.people" and msg.people:
+                        seen = True
+                    if topic == "policy.state":            # the motor and the camera are both there
+                        clear = not {"motor_fault", "vision_unavailable"} & set(msg.holds)
+                    if seen and clear and all(sub.alive(s, 3.0) for s in ("motor", "policy", "web")):
                         return
             raise AssertionError("the simulated run did not see the person in time:\n" + self.tail())
         finally:
@@ -162,3 +172,10 @@ def paired_context(browser, sim_run):
 @pytest.fixture(scope="package")
 def pairer():
     return pair
+
+
+def run_async(coro):
+    """asyncio.run in a thread of its own: Playwright's sync API keeps an event loop on the test's thread."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -219,7 +219,7 @@ function cmd(op, args) {
   return id;
 }
 function syncClock() {
-  for (let i = 0; i < 8; i++) setTimeout(() => send({type: "clock", t: performance.now()}), i * 120);
+  for (let i = 0; i < 16; i++) setTimeout(() => send({type: "clock", t: performance.now()}), i * 60);
 }
 
 const handlers = {
