@@ -92,7 +92,7 @@ def test_service_follows_the_engaged_person(runtime_dir, speaker_process):
 
     try:
         # Nobody in view: the default spot.
-        first = publish_until(lambda m: True, heading=10.0)
+        first = publish_until(lambda m: True, heading=10.0, timeout_s=60.0)     # start-up: imports, first design
         assert first.listener_source == "default" and first.listener_bearing_deg == 0.0
         last = publish_until(lambda m: m.listener_source == "vision", heading=10.0, people_heading=10.0, bearing=20.0)
         assert last.track_id == 7
