@@ -59,7 +59,8 @@ class SslService(Service):
 
     def _light_tick(self) -> None:
         # while the woken talker goes on speaking the bar keeps showing "streaming" toward them
-        self.lightbar.tick(speaking=self.stream.vad is not None and self.stream.vad.active_since is not None)
+        fresh = self._last_block is not None and time.monotonic() - self._last_block < 0.3
+        self.lightbar.tick(speaking=fresh and self.stream.vad is not None and self.stream.vad.active_since is not None)
 
     def _open_audio(self) -> None:
         c, g = self.cfg.ssl, self.geometry
