@@ -140,7 +140,7 @@ def ctc_response(layout: DriverLayout, listener: Listener, freqs: np.ndarray, p:
         power += float(np.mean(np.abs(H) ** 2))
     k = len(head_cloud(listener, p.robust_radius_m))
     scale = power / k * 2 * k                                             # mean |H|^2 times ears, per head
-    base = scale * (p.reg * wb + p.reg_out * (1 - wb))
+    base = scale * p.reg ** wb * p.reg_out ** (1 - wb)       # geometric: a smooth hand-over at the band edges
     eye = np.eye(n)
 
     def solve(lam):
@@ -164,7 +164,7 @@ def centre_response(layout: DriverLayout, listener: Listener, freqs: np.ndarray,
     R = np.conj(np.swapaxes(G, 1, 2)) @ G                                  # (F, N, N)
     wb = band_weight(freqs, p.beam_band_hz)
     scale = np.real(np.trace(R, axis1=1, axis2=2)) / layout.n_drivers + 1e-12
-    base = scale * (p.beam_reg * wb + p.reg_out * (1 - wb))
+    base = scale * p.beam_reg ** wb * p.reg_out ** (1 - wb)
     eye = np.eye(layout.n_drivers)
     t = g @ c0                                                             # plain mono's response on axis
 
