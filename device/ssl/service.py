@@ -183,6 +183,8 @@ class SslService(Service):
             self._beam_world = r.azimuth_deg + (est.heading_deg or 0.0)
             if self.lightbar is not None:
                 self.lightbar.show(r.azimuth_deg)
+        elif self.lightbar is not None and self.lightbar.state == "woken" and est.trigger == "wake":
+            self.lightbar.off()                # woken, but no direction to turn to (outside the range, ambiguous)
         self.event("doa", trigger=est.trigger, phase=phase, azimuth_deg=None if r.azimuth_deg is None else round(r.azimuth_deg, 1),
                    confidence=round(r.confidence, 2), ambiguous=r.ambiguous,
                    heading_deg=None if est.heading_deg is None else round(est.heading_deg, 1))
