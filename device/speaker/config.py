@@ -13,7 +13,7 @@ class SpeakerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     block: int = 512                           # frames per processing block (10.7 ms at 48 kHz)
     taps: int = 512                            # FIR length of the designed filters (<= block + 1)
     gain_db: float = -6.0                      # headroom for the cancellation's low-frequency boost
-    ahead_s: float = 0.06                      # how much audio is kept queued ahead of the output
+    ahead_s: float = 0.1                       # how much audio is kept queued ahead of the output
     # Where the stereo comes from: a FIFO (raw s16le stereo at `rate`, e.g. from TTS or a music player),
     # an ALSA capture device (an snd-aloop loopback), a WAV file (demos, tests), or nothing.
     source: Literal["fifo", "alsa", "file", "none"] = "fifo"

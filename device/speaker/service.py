@@ -45,6 +45,7 @@ class SpeakerService(Service):
         self.designed = self._target()
         self.renderer = SpatialRenderer(design(self.layout, self.designed[0], c.mode, self.params, c.rate), c.block)
         self.designs = 1
+        self._flushed = True
         self._last_design = time.monotonic()
         self.output = None
         self.output_error = ""
@@ -124,7 +125,15 @@ class SpeakerService(Service):
                 break
             chunk = self.source.read(c.block)
             if chunk is None:
+                # The source went quiet and the output is about to run dry: push the last partial block
+                # and the filters' tail out, so the end of an utterance is not held back.
+                if not self._flushed and self.output.queued_frames() < c.block:
+                    self._flushed = True
+                    out = self.renderer.flush()
+                    if len(out):
+                        self.output.play((out * self.gain).astype(np.float32))
                 break
+            self._flushed = False
             out = self.renderer.process(chunk)
             if len(out):
                 self.output.play((out * self.gain).astype(np.float32))
