@@ -67,8 +67,10 @@ class KeywordSpan:
             self.frames += n
         self._rest = x[n * FRAME:]
 
-    def start_of(self, end_sample: int) -> int:
-        """Sample index where the keyword that was detected at `end_sample` began."""
+    def start_of(self, end_sample: int, min_s: float | None = None) -> int:
+        """Sample index where the keyword that was detected at `end_sample` began (`min_s`: how much of the
+        time before the decision surely belongs to the keyword; longer for a two-word keyword)."""
+        min_frames = self.min_frames if min_s is None else int(min_s * RATE / FRAME)
         e = np.asarray(self.energy, float)
         if e.size == 0:
             return max(0, end_sample - self.typical * FRAME)
@@ -86,7 +88,7 @@ class KeywordSpan:
         k = idx[-1]
         gap = 0
         start = k
-        inside = len(voiced) - self.min_frames        # the last min_s before a decision is the keyword itself:
+        inside = len(voiced) - min_frames             # the last min_s before a decision is the keyword itself:
         while k > 0:                                  # the pause after it (a comma) must not stop the walk
             k -= 1
             if voiced[k]:
@@ -227,7 +229,9 @@ class Detector:
                 continue
             self._quiet_until[i] = at + self.refractory
             model, keyword = self.names[i]
-            out.append(Detection(model, keyword, score, self.span.start_of(at), at))
+            # "hey jarvis": the pause between the words lies further back than in "alexa"
+            min_s = 0.45 + 0.3 * keyword.count(" ")
+            out.append(Detection(model, keyword, score, self.span.start_of(at, min_s), at))
         return out
 
 
