@@ -268,7 +268,7 @@ class SpeakerState(Msg, kw_only=True):
 class MotionRequest(Struct, kw_only=True):
     v: int = VERSION
     client: Name = ""                # filled by the server from the peer's credentials, not trusted
-    op: Literal["turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours"]
+    op: Literal["turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours", "tokens"]
     angle_deg: Optional[Deg] = None
     enabled: Optional[bool] = None
     min_deg: Optional[Deg] = None
@@ -279,6 +279,18 @@ class MotionRequest(Struct, kw_only=True):
     speed_preset: Optional[Name] = None
     away_hours: Optional[Name] = None
     principal: Optional[Name] = None
+    # Added by web: an app's token (what it may do beyond its uid's ops), and managing tokens (op "tokens").
+    token: Optional[Annotated[str, Meta(max_length=128)]] = None
+    token_action: Optional[Name] = None      # list | create | revoke
+    token_name: Optional[Name] = None
+    token_ops: Optional[Annotated[list[Name], Meta(max_length=16)]] = None
+
+
+class TokenInfo(Struct, kw_only=True):
+    """A motion-API token as listed: never its secret."""
+    name: Name
+    ops: Annotated[list[Name], Meta(max_length=16)] = []
+    created: float = 0.0                     # wall clock, seconds
 
 
 class MotionReply(Struct, kw_only=True):
@@ -287,6 +299,8 @@ class MotionReply(Struct, kw_only=True):
     error: ShortText = ""
     state: Optional[PolicyState] = None
     ops: Annotated[list[Name], Meta(max_length=32)] = []   # added by web: what this caller may do
+    tokens: Annotated[list[TokenInfo], Meta(max_length=64)] = []   # added by web: op "tokens"
+    secret: Annotated[str, Meta(max_length=128)] = ""      # added by web: a token just created (shown once)
 
 
 def encoder() -> msgspec.msgpack.Encoder:

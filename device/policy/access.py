@@ -20,14 +20,14 @@ from msgspec import Meta
 from ..config import describe_validation_error
 from ..errors import UserError
 
-OPS = ("turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours")
+OPS = ("turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours", "tokens")
 DEFAULT_OTHERS = ("get_state",)
 # Principal kinds a door may name, and what each may do by default (the file's key of the same name).
 PRINCIPALS = {"web_paired": OPS, "web_kiosk": ("get_state",)}
 
 EXAMPLE = """\
 # Who may use the motion API (swivel motion ...).
-# Ops: turn follow pan stop set_rom get_state away speed away_hours, or "*".
+# Ops: turn follow pan stop set_rom get_state away speed away_hours tokens, or "*".
 same_uid = ["*"]              # processes running as the service's own user (default: everything)
 others = ["get_state"]        # anyone no rule matches (default: only get_state)
 web_paired = ["*"]            # a phone paired with the web app: at most this (and what the web service's uid may)
@@ -61,8 +61,8 @@ class _File(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 @dataclass(frozen=True)
 class Rule:
-    kind: str                      # uid | gid
-    ident: int
+    kind: str                      # uid | gid | token (an app's token, made through the API: tokens.py)
+    ident: int | str               # the uid or gid, or the token's name
     label: str                     # how the file named it, for logs
     ops: frozenset[str]
 
@@ -143,9 +143,10 @@ class AccessPolicy:
                 rules.append(Rule(key, value, f"{key} {value}", ops))
         return cls(service_uid, same, others, tuple(rules), origin, principals)
 
-    def decide(self, creds, op: str, principal: Optional[str] = None) -> Decision:
-        """May this peer (kernel credentials; None = unknown) do `op`, acting for `principal` if it names one?"""
-        d = self._decide_peer(creds, op)
+    def decide(self, creds, op: str, principal: Optional[str] = None, token: Optional[str] = None) -> Decision:
+        """May this peer (kernel credentials; None = unknown) do `op`, acting for `principal` if it names one?
+        `token` is the name of a token the caller proved it holds: it matches the token rule of that name."""
+        d = self._decide_peer(creds, op, token)
         if principal is None:
             return d
         kind = principal.split(":", 1)[0]
@@ -155,11 +156,17 @@ class AccessPolicy:
         ops = d.ops & limit
         return Decision(op in ops, f"{principal} via {d.who}", ops)
 
-    def _decide_peer(self, creds, op: str) -> Decision:
-        if creds is None:
-            return Decision(op in self.others_ops, "unknown peer", self.others_ops)
+    def _decide_peer(self, creds, op: str, token: Optional[str] = None) -> Decision:
         ops: set[str] = set()
         matched = False
+        for r in self.rules:
+            if r.kind == "token" and token is not None and r.ident == token:
+                ops |= r.ops
+                matched = True
+        if creds is None:
+            if matched:
+                return Decision(op in ops, f"token {token} (unknown peer)", frozenset(ops))
+            return Decision(op in self.others_ops, "unknown peer", self.others_ops)
         if creds.uid == self.service_uid:
             ops |= self.same_uid_ops
             matched = True
@@ -176,7 +183,8 @@ class AccessPolicy:
                     matched = True
         if not matched:
             ops = set(self.others_ops)
-        return Decision(op in ops, _describe(creds), frozenset(ops))
+        who = _describe(creds) + (f" with token {token}" if token is not None else "")
+        return Decision(op in ops, who, frozenset(ops))
 
 
 def _ops(values: list[str], origin: str, text: str, rule: Optional[int], key: str) -> tuple[str, ...]:
@@ -277,5 +285,14 @@ class AccessControl:
             return f"{exc} (keeping the previous access policy)"
         return None
 
-    def decide(self, creds, op: str, principal: Optional[str] = None) -> Decision:
-        return self.policy.decide(creds, op, principal)
+    def set_tokens(self, rules: tuple[Rule, ...]) -> None:
+        """The apps' tokens (rules of kind token) join the file's rules: the same policy decides."""
+        self.token_rules = rules
+
+    def decide(self, creds, op: str, principal: Optional[str] = None, token: Optional[str] = None) -> Decision:
+        rules = getattr(self, "token_rules", ())
+        policy = self.policy
+        if rules:
+            policy = AccessPolicy(policy.service_uid, policy.same_uid_ops, policy.others_ops, policy.rules + rules,
+                                  policy.origin, {k: tuple(v) for k, v in policy.principal_ops.items()})
+        return policy.decide(creds, op, principal, token)

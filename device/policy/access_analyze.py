@@ -55,6 +55,7 @@ INTENT: dict[str, tuple[frozenset[str], str]] = {
     "away": (frozenset({"owner"}), "only the owner may switch away mode (it pans the camera around the room)"),
     "away_hours": (frozenset({"owner"}), "only the owner may set when away mode pans"),
     "speed": (frozenset({"owner", "granted"}), "only the owner and principals a rule names may change the speed"),
+    "tokens": (frozenset({"owner"}), "only the owner may make or revoke app tokens (added with the op, by web)"),
 }
 # What the humans behind each principal kind a door names are (a kind not listed counts as unknown).
 PRINCIPAL_CATEGORY = {"web_paired": "owner",        # paired with the code shown on the device's own screen

@@ -7,12 +7,11 @@ from typing import Callable, Optional
 
 import msgspec
 
-import msgspec
-
-from ..bus.schemas import MotionReply, MotionRequest, PolicyState
+from ..bus.schemas import MotionReply, MotionRequest, PolicyState, TokenInfo
 from .access import AccessControl
 from .config import HW_MAX_ACCEL_DPS2, HW_MAX_SPEED_DPS, MotionConfig, parse_hours
 from .core import CommandError, Policy
+from .tokens import TokenError, TokenStore
 
 ROM_STEPS = ("start", "min", "max", "done", "cancel")
 SPEED_PRESETS = ("calm", "normal", "fast")
@@ -42,7 +41,8 @@ class MotionApi:
 
     def __init__(self, policy: Policy, access: AccessControl, clock: Callable[[], int],
                  apply: Callable[[], PolicyState], event: Callable[..., None],
-                 speed_limits: tuple[float, float] = (HW_MAX_SPEED_DPS, HW_MAX_ACCEL_DPS2)):
+                 speed_limits: tuple[float, float] = (HW_MAX_SPEED_DPS, HW_MAX_ACCEL_DPS2),
+                 tokens: Optional[TokenStore] = None):
         self.policy = policy
         self.access = access
         self.clock = clock
@@ -50,13 +50,23 @@ class MotionApi:
         self.event = event
         self.speed_limits = (min(speed_limits[0], HW_MAX_SPEED_DPS), min(speed_limits[1], HW_MAX_ACCEL_DPS2))
         self.normal_motion = policy.cfg.motion         # what "normal" means: the configured motion
+        self.tokens = tokens
+        if tokens is not None:
+            access.set_tokens(tokens.rules())
         self.counts: Counter[str] = Counter()
 
     def handle(self, req: MotionRequest, creds) -> MotionReply:
         problem = self.access.reload_if_changed()
         if problem:
             self.event("access policy not reloaded", logging.ERROR, error=problem)
-        decision = self.access.decide(creds, req.op, req.principal)
+        token = None
+        if req.token is not None:
+            token = self.tokens.verify(req.token) if self.tokens is not None else None
+            if token is None:
+                self.counts["denied"] += 1
+                self.event("motion API request denied", logging.WARNING, op=req.op, peer="unknown token")
+                return MotionReply(ok=False, error="denied: unknown or revoked token")
+        decision = self.access.decide(creds, req.op, req.principal, token)
         if not decision.allowed:
             self.counts["denied"] += 1
             allowed = ", ".join(sorted(decision.ops)) or "nothing"
@@ -64,6 +74,8 @@ class MotionApi:
             self.event("motion API request denied", logging.WARNING, op=req.op, peer=decision.who,
                        policy=self.access.policy.origin)
             return MotionReply(ok=False, error=error[:200])
+        if req.op == "tokens":
+            return self._tokens(req, decision)
         try:
             self._run(req)
         except CommandError as exc:
@@ -86,6 +98,30 @@ class MotionApi:
                        preset=req.speed_preset, hours=req.away_hours)
         return MotionReply(ok=True, state=self.apply(), ops=sorted(decision.ops))
 
+    def _tokens(self, req: MotionRequest, decision) -> MotionReply:
+        """List, create or revoke app tokens; a new token may carry only ops its creator may do."""
+        if self.tokens is None:
+            return MotionReply(ok=False, error="app tokens are not available here")
+        action, secret = req.token_action or "list", ""
+        try:
+            if action == "create":
+                secret = self.tokens.create(req.token_name or "", list(req.token_ops or []), decision.ops)
+            elif action == "revoke":
+                self.tokens.revoke(req.token_name or "")
+            elif action != "list":
+                raise TokenError(f"token_action must be list, create or revoke, not {action!r}")
+        except (TokenError, OSError) as exc:
+            self.counts["refused"] += 1
+            self.event("motion API token request refused", logging.INFO, peer=decision.who, error=str(exc))
+            return MotionReply(ok=False, error=str(exc)[:200])
+        if action != "list":
+            self.access.set_tokens(self.tokens.rules())
+            self.event("app token " + ("created" if action == "create" else "revoked"), logging.WARNING,
+                       peer=decision.who, token=req.token_name, ops=req.token_ops)
+        self.counts["tokens"] += 1
+        return MotionReply(ok=True, ops=sorted(decision.ops), secret=secret,
+                           tokens=[TokenInfo(**t) for t in self.tokens.listing()])
+
     def _run(self, req: MotionRequest) -> None:
         p, now = self.policy, self.clock()
         if req.op == "get_state":
@@ -100,19 +136,6 @@ class MotionApi:
             p.cmd_stop(now)
         elif req.op == "away":
             p.cmd_away(_need(req.enabled, "away needs enabled (true or false)"), now)
-        elif req.op == "speed":
-            preset = _need(req.speed_preset, "speed needs speed_preset (calm, normal or fast)")
-            if preset not in SPEED_PRESETS:
-                raise _BadRequest(f"speed_preset must be one of {', '.join(SPEED_PRESETS)}, not {preset!r}")
-            p.cmd_speed(preset, preset_motion(preset, self.normal_motion, self.speed_limits))
-        elif req.op == "away_hours":
-            hours = _need(req.away_hours, "away_hours needs away_hours (\"HH:MM-HH:MM\", or \"\" for any time)")
-            if hours:
-                try:
-                    parse_hours(hours)
-                except ValueError as exc:
-                    raise _BadRequest(str(exc)) from None
-            p.cmd_away_hours(hours)
         elif req.op == "speed":
             preset = _need(req.speed_preset, "speed needs speed_preset (calm, normal or fast)")
             if preset not in SPEED_PRESETS:

@@ -51,7 +51,8 @@ class PolicyService(Service):
         self.on("vision", "vision.people", lambda m: self.policy.on_people(m, time.monotonic_ns()))
         self.on("motor", "motor.state", lambda m: self.policy.on_motor(m, time.monotonic_ns()))
         self.api = MotionApi(self.policy, self.access, time.monotonic_ns, self.step, self.event,
-                             speed_limits=(self.cfg.motor.max_speed_dps, self.cfg.motor.max_accel_dps2))
+                             speed_limits=(self.cfg.motor.max_speed_dps, self.cfg.motor.max_accel_dps2),
+                             tokens=self._load_tokens())
         self.rpc = RpcServer(self.runtime_dir, self.api.handle, self.ctx)
         try:
             # The service's umask would keep everyone else out; the access policy is what should decide.
@@ -66,6 +67,14 @@ class PolicyService(Service):
         self._last_decision = ""
         self.event("policy started", rom=rom.text(), rom_source=rom.source, state_file=str(self.state_path),
                    access=self.access.policy.origin, follow=self.policy.follow)
+
+    def _load_tokens(self):
+        """The apps' tokens, next to the stored range of motion (a bad file: no token is valid, said once)."""
+        from .tokens import FILE_NAME, TokenStore
+        store = TokenStore(self.state_path.parent / FILE_NAME)
+        if store.problem:
+            self.event("app tokens problem", logging.ERROR, detail=store.problem)
+        return store
 
     def _serve(self) -> None:
         before = self.rpc.malformed

@@ -44,8 +44,12 @@ COMMANDS = {
     "stop": ("stop", {}),
     "pan": ("pan", {}),
     "turn": ("turn", {"angle_deg": (int, float)}),
+    "tokens": ("tokens", {"action": (str,)}),
 }
-REQUEST_FIELD = {"step": "rom_step", "preset": "speed_preset", "hours": "away_hours"}
+# Optional arguments (only app tokens have them): name, and the list of ops a new token carries.
+OPTIONAL = {"tokens": {"name": (str,), "ops": (list,)}}
+REQUEST_FIELD = {"step": "rom_step", "preset": "speed_preset", "hours": "away_hours", "action": "token_action",
+                 "name": "token_name", "ops": "token_ops"}
 SECURITY_HEADERS = {
     # No inline script, nothing from elsewhere, and no data: URLs for images (there are none to show).
     "Content-Security-Policy": "default-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
@@ -349,6 +353,15 @@ class WebService:
                 want = "a number" if float in types else ("true or false" if bool in types else "a string")
                 return {"type": "reply", "ok": False, "error": f"{op}: {name} must be {want}"}
             fields[REQUEST_FIELD.get(name, name)] = float(v) if float in types else v
+        for name, types in OPTIONAL.get(op, {}).items():
+            v = msg.get(name)
+            if v is None:
+                continue
+            if type(v) not in types or (isinstance(v, list) and not all(isinstance(x, str) for x in v)):
+                self._count("ws_bad")
+                return {"type": "reply", "ok": False, "error": f"{op}: {name} must be "
+                                                               f"{'a list of op names' if list in types else 'a string'}"}
+            fields[REQUEST_FIELD.get(name, name)] = v
         try:
             req = msgspec.convert({"op": api_op, "principal": page.principal, **fields}, MotionRequest)
         except msgspec.ValidationError as exc:
@@ -358,7 +371,11 @@ class WebService:
         if rep is None:
             return {"type": "reply", "ok": False, "error": err}
         self.event("page command", op=op, ok=rep.ok, principal=page.principal, error=rep.error)
-        return {"type": "reply", "ok": rep.ok, "error": rep.error}
+        out = {"type": "reply", "ok": rep.ok, "error": rep.error}
+        if op == "tokens":
+            # Names, ops and dates only; a new token's secret goes to the page that made it, once.
+            out.update(tokens=[msgspec.to_builtins(t) for t in rep.tokens], secret=rep.secret, op="tokens")
+        return out
 
     # -- the bus ---------------------------------------------------------------------------------------
     def _broadcast(self, msg: dict) -> None:

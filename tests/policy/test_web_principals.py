@@ -67,3 +67,32 @@ def test_speed_and_away_hours_through_the_running_policy(harness):
     assert h.call(op="away_hours", away_hours="").state.away_hours == ""
     kiosk = h.call(op="speed", speed_preset="fast", principal="web_kiosk")
     assert not kiosk.ok and kiosk.error.startswith("denied: web_kiosk via uid")
+
+
+def test_app_tokens_grant_their_ops_and_are_kept_only_as_hashes(harness, tmp_path):
+    access = tmp_path / "access.toml"
+    access.write_text('same_uid = ["get_state", "tokens", "turn", "stop"]\nothers = []\n')
+    h = harness(f'[policy]\naccess_file = "{access}"\n')
+    h.run(0.5)
+    assert not h.call(op="follow", enabled=False).ok                    # this uid may not
+    too_much = h.call(op="tokens", token_action="create", token_name="kitchen", token_ops=["follow", "set_rom"])
+    assert not too_much.ok and "may not carry follow, set_rom" in too_much.error   # only what its creator may
+    assert not h.call(op="tokens", token_action="create", token_name="k", token_ops=["tokens"]).ok   # ... never tokens
+    made = h.call(op="tokens", token_action="create", token_name="kitchen", token_ops=["stop", "turn"])
+    assert made.ok and made.secret.startswith("swv_") and [t.name for t in made.tokens] == ["kitchen"]
+    stored = (h.state_file.parent / "tokens.json").read_text()
+    assert made.secret not in stored
+    listed = h.call(op="tokens")
+    assert listed.ok and listed.secret == "" and listed.tokens[0].ops == ["stop", "turn"]
+    # Another narrower caller: with the token it may what the token says (a principal still narrows it).
+    access.write_text('same_uid = ["get_state"]\nothers = []\n')
+    h.run(0.2)
+    assert not h.call(op="stop").ok
+    assert h.call(op="stop", token=made.secret).ok
+    assert not h.call(op="stop", token=made.secret, principal="web_kiosk").ok
+    bad = h.call(op="stop", token="swv_forged")
+    assert not bad.ok and bad.error == "denied: unknown or revoked token"
+    access.write_text('same_uid = ["get_state", "tokens"]\nothers = []\n')
+    h.run(0.2)
+    assert h.call(op="tokens", token_action="revoke", token_name="kitchen").ok
+    assert not h.call(op="stop", token=made.secret).ok

@@ -201,6 +201,24 @@ function showHealth(h) {
   $("health").tBodies[0].replaceChildren(...rows);
 }
 
+function showTokens(m) {
+  const rows = m.tokens.map((t) => {
+    const tr = document.createElement("tr");
+    for (const c of [t.name, t.ops.join(", "), new Date(t.created * 1000).toLocaleDateString()]) {
+      tr.append(Object.assign(document.createElement("td"), {textContent: c}));
+    }
+    const b = Object.assign(document.createElement("button"), {textContent: "Revoke"});
+    b.onclick = () => cmd("tokens", {action: "revoke", name: t.name});
+    const td = document.createElement("td");
+    td.append(b);
+    tr.append(td);
+    return tr;
+  });
+  $("tokens").tBodies[0].replaceChildren(...rows);
+  // Shown once, here only: the policy keeps its hash.
+  $("token-secret").textContent = m.secret ? `new token (copy it now, it is not shown again): ${m.secret}` : "";
+}
+
 function canDo(op) { return !!(S.hello && S.hello.ops.includes(op)); }
 
 function say(text, bad) {
@@ -227,6 +245,7 @@ const handlers = {
     S.hello = m;
     document.body.dataset.principal = m.principal;
     syncClock();
+    if (MODE === "setup" && m.ops.includes("tokens")) cmd("tokens", {action: "list"});
     dirty = true;
   },
   motor(m) { S.motor = m; dirty = true; },
@@ -251,6 +270,7 @@ const handlers = {
   reply(m) {
     probe.replies.push(m);
     say(m.ok ? "done" : m.error, !m.ok);
+    if (m.op === "tokens" && m.ok) showTokens(m);
   },
   error(m) { probe.errors.push(m.error); say(m.error, true); },
 };
@@ -313,6 +333,8 @@ function setupControls() {
   $("away").onchange = (ev) => cmd("away", {enabled: ev.target.checked});
   $("away-hours-set").onclick = () => cmd("away_hours", {hours: $("away-hours").value.trim()});
   for (const r of document.querySelectorAll("input[name=speed]")) r.onchange = () => cmd("speed", {preset: r.value});
+  $("token-create").onclick = () => cmd("tokens", {action: "create", name: $("token-name").value.trim(),
+    ops: [...document.querySelectorAll(".token-op:checked")].map((c) => c.value)});
 }
 
 document.body.dataset.mode = MODE;
