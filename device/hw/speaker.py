@@ -49,6 +49,10 @@ class AudioOutput:
         """Frames queued and not yet played."""
         raise NotImplementedError
 
+    def alive(self) -> bool:
+        """False once the device has gone (unplugged, driver gone): close it and open it again."""
+        return True
+
     def close(self) -> None:
         """Release the device; queued frames are dropped."""
 
@@ -201,6 +205,12 @@ class PyAudioOutput(AudioOutput):
 
     def clock(self) -> tuple[int, int]:
         return self._stamp
+
+    def alive(self) -> bool:
+        try:
+            return bool(self._stream.is_active())
+        except OSError:
+            return False
 
     def queued_frames(self) -> int:
         return self.queue.pending()

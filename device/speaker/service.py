@@ -103,6 +103,10 @@ class SpeakerService(Service):
         self.pub.hb_state, self.pub.hb_detail = "degraded", why[:200]
 
     def _retry(self) -> None:
+        if self.output is not None and not self.output.alive():
+            self._degraded("audio output stopped")
+            self.output.close()
+            self.output = None
         if self.output is None:
             self._open_output()
         if self.source.name == "unavailable":

@@ -117,3 +117,13 @@ def test_bad_layout_names_the_driver(text, message):
     with pytest.raises(UserError) as err:
         parse_drivers(tomllib.loads(text), "layout.toml", text)
     assert message in str(err.value)
+
+
+def test_a_missing_output_device_is_unavailable_not_a_crash():
+    from device.hw.audio import AudioUnavailable
+    from device.hw.speaker import PyAudioOutput
+    d = load_drivers("cyl2")
+    with pytest.raises(AudioUnavailable, match="no audio output device named like 'no-such-speaker'"):
+        PyAudioOutput("no-such-speaker", d.n_drivers, RATE, d.bypass_matrix())
+    with pytest.raises(AudioUnavailable, match="index 999 does not exist"):
+        PyAudioOutput(999, d.n_drivers, RATE, d.bypass_matrix())
