@@ -58,7 +58,7 @@ def test_plot_writes_a_png(tmp_path):
     (["plot", "--bearing", "0", "--distance", "1", "--png", "{dir}/x.jpg"], "--png wants a .png file name"),
     (["render", "{stereo}", "--bearing", "zero", "--distance", "1"], "invalid float value"),
 ])
-def test_bad_input_is_one_line(tmp_path, args, message):
+def test_bad_input_is_one_line(tmp_path, capsys, args, message):
     _stereo(tmp_path / "stereo.wav")
     _stereo(tmp_path / "six.wav", channels=6)
     (tmp_path / "not.wav").write_text("hello")
@@ -66,9 +66,19 @@ def test_bad_input_is_one_line(tmp_path, args, message):
     paths = {"missing": tmp_path / "nope.wav", "notwav": tmp_path / "not.wav", "six": tmp_path / "six.wav",
              "stereo": tmp_path / "stereo.wav", "badtoml": tmp_path / "bad.toml", "dir": tmp_path}
     argv = [a.format(**paths) for a in args]
-    res = subprocess.run([sys.executable, "-m", "device", "speaker", *argv], capture_output=True, text=True,
-                         timeout=60)
-    assert res.returncode == 2
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], res.stderr
-    assert "Traceback" not in res.stderr
+    try:
+        rc = main(["speaker", *argv])
+    except SystemExit as exc:                     # argparse's own errors exit (one line too)
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+
+
+def test_a_user_mistake_prints_no_traceback(tmp_path):
+    """The same through the installed entry point, as a user runs it."""
+    res = subprocess.run([sys.executable, "-m", "device", "speaker", "render", str(tmp_path / "nope.wav"),
+                          "--bearing", "0", "--distance", "1"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == f"swivel: {tmp_path / 'nope.wav'} does not exist"
