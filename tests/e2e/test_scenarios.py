@@ -79,7 +79,9 @@ def test_default_report_has_the_per_event_figures(reports):
     first = wakes[0]
     # The first wake word turns the device from home (0) to the talker at 120 degrees.
     assert first["heading_before_deg"] is not None and abs(first["heading_before_deg"]) < 2
-    assert 0 < first["motion_start_after_end_s"] < 3.0
+    # the real engine hears the keyword at its end, so the turn may begin while the sentence goes on
+    spoken = first["utterance_s"][1] - first["utterance_s"][0]
+    assert -spoken < first["motion_start_after_end_s"] < 3.0
     assert first["faced_after_end_s"] is not None and first["faced_after_end_s"] < 6.0
     assert first["final_error_deg"] <= 10
     # Where the time went: each stage after the one before it (the MCU's mapped capture time within 10 ms).
