@@ -168,6 +168,7 @@ def main() -> int:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+    load = os.getloadavg()[0]
     lat, bus = np.array(lat), np.array(bus_ref)
     p50, p99 = np.percentile(lat, 50), np.percentile(lat, 99)
     b50, b99 = np.percentile(bus, 50), np.percentile(bus, 99)
@@ -189,8 +190,9 @@ def main() -> int:
         f"x{busy['cpu_pct'] / max(idle['cpu_pct'], 0.1):.1f} |",
         f"| web service RSS | {busy['rss_mib']:.1f} MiB ({args.pages} pages) | {idle['rss_mib']:.1f} MiB (no page) | "
         f"x{busy['rss_mib'] / idle['rss_mib']:.2f} |",
-        "", f"{len(lat)} page draws measured across the {args.pages} pages; the machine is shared (2 cores), so "
-        "the absolute times are noisy: p50 includes waiting for the browser's next animation frame (up to 16.7 ms)."])
+        "", f"{len(lat)} page draws measured across the {args.pages} pages. The machine is shared (2 cores; load "
+        f"average {load:.1f} at the end of this run), so the absolute times are noisy, the bus reference too; p50 "
+        "includes waiting for the browser's next animation frame (up to 16.7 ms)."])
     print(md)
     if not args.no_write:
         write_section("web", md)
