@@ -25,8 +25,8 @@ bool hal_adc_poll(uint16_t *value)
 int hal_uart_getc(void) { return Frama_C_interval(-1, 255); }
 uint16_t hal_uart_tx_free(void) { return (uint16_t)Frama_C_interval(0, UART_TX_BUF); }
 
-/* The caller's buffer must really hold len bytes (EVA checks this assertion at every call); that they
- * are initialised is frame_encode's WP-proved postcondition. */
+/* The caller's buffer must really hold len bytes (EVA checks this assertion at every call). That each
+ * byte was written is not checked: frame_encode writes all it returns, but this is not proved. */
 void hal_uart_write(const uint8_t *data, uint16_t len)
 {
     /*@ assert \valid_read(data + (0 .. len - 1)); */

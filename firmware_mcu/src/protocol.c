@@ -87,7 +87,6 @@ frame_status_t frame_decoder_feed(frame_decoder_t *d, uint8_t byte, frame_t *out
     requires \separated(f, out + (0 .. cap - 1));
     assigns out[0 .. cap - 1] \from *f;
     ensures \result <= cap;
-    ensures \initialized(out + (0 .. \result - 1));
     ensures f->len <= FRAME_MAX_PAYLOAD && cap >= f->len + 6 ==> \result == f->len + 6;
     ensures f->len > FRAME_MAX_PAYLOAD || cap < f->len + 6 ==> \result == 0;
 */
