@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: setup run test test-python test-firmware bench firmware install uninstall clean
+.PHONY: setup run test test-python test-firmware proofs bench firmware install uninstall clean
 
 # Idempotent: Debian packages, the venv and the package; quick when already done.
 setup:
@@ -15,10 +15,15 @@ firmware: setup
 run: setup firmware
 	$(PY) -m device run $(ARGS)
 
-test: setup firmware test-firmware test-python
+test: setup firmware test-firmware proofs test-python
 
 test-firmware:
 	@$(MAKE) --no-print-directory -C firmware_mcu host-test
+
+# Frama-C (EVA, WP) and spin over the firmware and the link (firmware_mcu/proofs/README.md); the z3
+# proofs are in tests/proofs. A broken proof fails here before the Python tests start.
+proofs:
+	@$(MAKE) --no-print-directory -C firmware_mcu proofs
 
 test-python:
 	$(PYTEST) -q -ra $(PYTEST_ARGS)
