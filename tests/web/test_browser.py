@@ -181,3 +181,35 @@ def test_pairing_sets_a_strict_httponly_cookie_and_the_kiosk_shows_the_code(sim_
     assert kiosk.text_content("#code") == sim_run.code()
     assert kiosk.evaluate("document.body.dataset.principal") == "web_kiosk".split("_")[1]
     ctx.close()
+
+
+def test_range_set_by_turning_the_screen_by_hand_and_pressing_set(sim_run, paired_context):
+    from device.sim.control import send_event
+    page = paired_context.new_page()
+    page.goto(sim_run.url + "/setup")
+    page.wait_for_function("() => !document.getElementById('rom-start').disabled")
+    page.click("#rom-start")                               # the motor lets go
+    page.wait_for_function("() => !document.getElementById('rom-min').disabled", timeout=10000)
+    start = _policy_state(sim_run, lambda s: s.mode == "rom_setup" and s.heading_deg is not None).heading_deg
+
+    def push_to(delta, pred):
+        send_event(sim_run.runtime_dir, "hand_push", delta_deg=delta, duration_s=1.0)   # a hand turns the screen
+        return _policy_state(sim_run, lambda s: s.heading_deg is not None and pred(s.heading_deg), timeout_s=15.0)
+
+    first = push_to(-40.0, lambda h: h < start - 20.0).heading_deg
+    page.wait_for_timeout(1500)                              # let it come to rest
+    lo = _policy_state(sim_run, lambda s: True).heading_deg  # where it rests as "set" is pressed
+    page.click("#rom-min")
+    push_to(70.0, lambda h: h > first + 30.0)
+    page.wait_for_timeout(1500)
+    hi = _policy_state(sim_run, lambda s: True).heading_deg
+    page.click("#rom-max")
+    page.click("#rom-done")
+    st = _policy_state(sim_run, lambda s: s.rom_source == "hand", timeout_s=10.0)
+    # The ends are where the screen was when "set" was pressed.
+    assert abs(st.rom_min_deg - lo) < 3.0 and abs(st.rom_max_deg - hi) < 3.0, (st.rom_min_deg, st.rom_max_deg, lo, hi)
+    page.fill("#rom-lo", "-150")
+    page.fill("#rom-hi", "150")
+    page.click("#rom-apply")
+    _policy_state(sim_run, lambda s: s.rom_max_deg == 150.0 and s.rom_min_deg == -150.0)
+    page.close()

@@ -74,7 +74,7 @@ def test_no_route_and_no_message_carries_an_image(sim_run, paired_context):
     assert not _schema_has_bytes(schemas.People)
     sub = Subscriber(sim_run.runtime_dir).subscribe("vision", "vision.people")
     try:
-        people = next(m for _ in range(300) for t, m in sub.poll(200) if t == "vision.people" and m.people)
+        people = next(m for _ in range(600) for t, m in sub.poll(200) if t == "vision.people" and m.people)
     finally:
         sub.close()
     for person in people.people:
@@ -117,7 +117,7 @@ def test_no_route_and_no_message_carries_an_image(sim_run, paired_context):
 def test_the_page_has_no_image_either(sim_run, paired_context):
     page = paired_context.new_page()
     page.goto(sim_run.url + "/")
-    page.wait_for_function("() => document.querySelectorAll('#people circle').length > 0", timeout=60000)
+    page.wait_for_function("() => document.querySelectorAll('#people circle').length > 0", timeout=120000)
     found = page.evaluate("""() => ({
         imgs: document.querySelectorAll('img, canvas, video, picture, image').length,
         dataUrls: [...document.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.value.startsWith('data:'))).length,
