@@ -84,6 +84,18 @@ class FusionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     lost_hold_s: Positive = 2.0          # a target person out of sight is kept this long
     turn_on_vad: bool = False            # speech without a wake word may turn the device too (else it only
                                          # marks who spoke, for engagement)
+    # A talker who moves while speaking (ssl.doa `track`) and people who leave the view.
+    walk_min_deg: Positive = 10.0        # a track that moves at least this far is a walk: aim where it ends
+    walk_jump_deg: Positive = 25.0       # neighbouring track points further apart: two sources, not a walk
+    edge_lead_deg: NonNegative = 25.0    # a followed person lost at the view's edge: turn this far past where
+                                         # they were last seen (0 = just keep their last bearing)
+    search_step_deg: Positive = 40.0     # nobody where a walking talker's sound ended: look this much further on...
+    search_max_steps: Annotated[int, Meta(ge=0, le=4)] = 2   # ...at most this many times...
+    search_max_deg: Positive = 90.0      # ...and never further than this from where the sound ended
+    walk_look_s: Positive = 2.5          # each look for a walking talker lasts this long (someone who just
+                                         # stopped walking takes vision a moment to confirm)
+    follow_lead_s: NonNegative = 1.0     # a move after a walking person ends where they will be this much later
+                                         # (at most the dead zone ahead; 0 = where they are)
 
 
 class RulesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

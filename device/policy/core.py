@@ -16,6 +16,7 @@ from .away import Away, Pan, pan_waypoints
 from .config import PolicyConfig, parse_hours
 from .fusion import Aim, Fusion, WorldPerson
 from .rules import AUTONOMOUS_ONLY, Hold, StallGuard, TimedHolds, ordered
+from .track import Walk, walk_of, world_track
 from .zones import DEAD, HOLDING, Dwell, classify, edges
 
 OPS_NEED_HEADING = ("turn", "pan")
@@ -56,6 +57,13 @@ class Intent:
     source: str = ""
     zone: str = ""
     aim: Optional[Aim] = None
+
+
+@dataclass
+class UtteranceMemory:
+    world_deg: float               # where the policy took the sound to be
+    accepted: bool                 # it became the cue (a turn or a look)
+    ambiguous: bool                # it was held as ambiguous
 
 
 @dataclass
@@ -110,6 +118,9 @@ class Policy:
         self.seq = 0
         self.moves = 0
         self.notes: list[str] = []
+        # What each woken utterance's first estimate led to (ssl.doa utterance_id -> its memory), so that a
+        # "final" after a "keyword" refines that turn rather than starting another (bounded).
+        self.utterances: dict[int, UtteranceMemory] = {}
         self.speed_preset = "normal"
         self._alerts: list[PolicyAlert] = []
         self._rom_changed = False
@@ -189,14 +200,51 @@ class Policy:
             return
         world = to_world(msg.azimuth_deg, heading)
         candidates = [(to_world(c.azimuth_deg, heading), c.power) for c in msg.candidates]
-        verdict = self.fusion.add_sound(world, msg.confidence, t, now_ns, candidates, msg.ambiguous,
-                                        self.rom.contains, self.rom.text(), msg.trigger)
+        ambiguous = msg.ambiguous
+        walk = self._walk(msg)
+        walk_dir = 0
+        if walk is not None:
+            # The talker walked while speaking: aim where the sound ended, not at the smear of the whole
+            # utterance, and do not mistake the path they walked for a second talker.
+            world, t, walk_dir = walk.end_deg, walk.end_t_ns, walk.direction
+            on_path = [(d, p) for d, p in candidates if walk.covers(d, self.cfg.fusion.confirm_gate_deg)]
+            candidates = [(world, 1.0)] + [c for c in candidates if c not in on_path]
+            ambiguous = ambiguous and len(candidates) > 1
+        prior = self.utterances.get(msg.utterance_id) if msg.utterance_id else None
+        if prior is not None and msg.phase == "final" and prior.accepted:
+            # A refinement of a turn already under way for this utterance: it may re-aim that turn, never
+            # stop it for ambiguity nor start another for a difference within the dead zone.
+            if ambiguous:
+                return
+            if abs(diff(world, prior.world_deg)) <= max(edges(self.cfg.zones, None).dead_deg,
+                                                       self.cfg.fusion.confirm_gate_deg) and walk_dir == 0:
+                return
+        verdict = self.fusion.add_sound(world, msg.confidence, t, now_ns, candidates, ambiguous,
+                                        self.rom.contains, self.rom.text(), msg.trigger, walk_dir)
+        if msg.utterance_id:
+            self.utterances[msg.utterance_id] = UtteranceMemory(
+                world, verdict.accepted or (prior is not None and prior.accepted and msg.phase == "final"),
+                verdict.rule == "ambiguous_sound")
+            while len(self.utterances) > 8:
+                self.utterances.pop(next(iter(self.utterances)))
         if verdict.rule and asks:
             # (Plain speech that is ambiguous or out of range is only ignored: TV chatter must not hold.)
             self.timed.set(verdict.rule, verdict.reason, now_ns + int(self.cfg.rules.cue_hold_s * 1e9))
         elif verdict.accepted:
             self.timed.clear("ambiguous_sound")
             self.timed.clear("outside_rom")
+
+    def _walk(self, msg: DoaEstimate) -> Optional[Walk]:
+        """The walk in the estimate's track (each point converted with the heading at its own time), or None
+        when the track is missing, unsteady (two sources) or moved less than walk_min_deg."""
+        if not msg.track:
+            return None
+        f = self.cfg.fusion
+        w = walk_of(world_track(msg.track, lambda t: self._heading_at(t, msg.heading_deg), f.min_confidence),
+                    f.walk_jump_deg, msg.end_ns)
+        if w is None or not w.steady or abs(w.moved_deg) < f.walk_min_deg:
+            return None
+        return w
 
     def set_muted(self, muted: bool) -> None:
         if muted and not self.muted:
@@ -459,6 +507,7 @@ class Policy:
         pm = self.people_msg
         view_ok = pm is not None and not pm.blind and now_ns - self.people_recv_ns <= self.cfg.rules.vision_timeout_s * 1e9
         still = self.motor is not None and not self.motor.moving
+        self.fusion.clamp = self.rom.clamp                # a search stays inside the range of motion
         aim = self.fusion.aim(now_ns, h, view_ok, still)
         if aim is None:
             self.dwell.reset()
@@ -487,6 +536,9 @@ class Policy:
             return self._halt([Hold("stall", self.stall.describe())], zone=zone, target=target, aim=aim)
         source = "sound" if aim.source == "sound" else "follow"
         speed = self.cfg.motion.max_speed_dps
+        ahead = target                                    # a move after someone walking ends ahead of them
+        if aim.lead_deg and target == aim.world_deg:      # (zones and the dwell judge where they are)
+            ahead = self.rom.clamp(target + aim.lead_deg)
         g = self.goal
         if g is not None and g.mode == "move" and g.source in ("follow", "sound") and not self._arrived(g.target_deg):
             # Retarget a move under way only for a real change: less than the dead zone is noise.
@@ -498,8 +550,8 @@ class Policy:
                 threshold = self.cfg.motion.retarget_min_deg
             elif aim.source == "sound":
                 threshold = max(threshold, self.cfg.fusion.confirm_gate_deg)
-            keep = abs(diff(target, g.target_deg)) < threshold
-            return Intent("move", "turning", f"following {aim.detail}", g.target_deg if keep else target,
+            keep = abs(diff(ahead, g.target_deg)) < threshold
+            return Intent("move", "turning", f"following {aim.detail}", g.target_deg if keep else ahead,
                           speed, source, zone, aim)
         if zone == DEAD:
             self.dwell.reset()
@@ -516,7 +568,7 @@ class Policy:
                           speed, source, zone, aim)
         self.dwell.reset()
         what = "sound outside the view" if aim.source == "sound" else f"{aim.detail} in the {zone} zone"
-        return Intent("move", "turning", f"{what}: turning now", target, speed, source, zone, aim)
+        return Intent("move", "turning", f"{what}: turning now", ahead, speed, source, zone, aim)
 
     # -- output -------------------------------------------------------------------------------------
     def _make_goal(self, intent: Intent, now_ns: int) -> Optional[MotorGoal]:

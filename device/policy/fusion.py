@@ -1,4 +1,5 @@
-"""Fusion of sound and sight into one aim: sound cues, vision confirmation, refuted directions, engagement, groups."""
+"""Fusion of sound and sight into one aim: sound cues, vision confirmation, refuted directions, engagement, groups,
+the search for a talker who walked on, and people who leave the view at its edge."""
 from __future__ import annotations
 
 import math
@@ -7,6 +8,11 @@ from typing import Callable, Optional
 
 from .angles import diff, wrap
 from .config import FusionConfig, ZonesConfig
+from .zones import edges
+
+
+WALK_SPEED_WINDOW_S = 1.0       # a person's bearing speed is measured over this much of their track
+WALK_MIN_SPEED_DPS = 4.0        # slower than this is standing (jitter), not walking
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,9 @@ class SoundCue:
     weight: float                  # confidence x credibility of its direction
     trigger: str = "wake"
     looked_since_ns: Optional[int] = None   # when the camera began to look at it with nobody there
+    walk_dir: int = 0              # the talker walked while speaking: +1 counter-clockwise, -1 clockwise
+    origin_deg: Optional[float] = None      # where the sound ended (a search moves the cue on from it)
+    search_left: int = 0           # further looks allowed in walk_dir when nobody is found
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class Aim:
     tracks: tuple[int, ...] = ()
     fresh_cue: bool = False        # a sound just asked for attention (a wake word): turn unless dead zone
     detail: str = ""
+    lead_deg: float = 0.0          # a walking person: a move goes this much further, the way they walk
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,11 @@ class Fusion:
         self._last_aim: Optional[Aim] = None
         self._lost_since_ns: Optional[int] = None
         self.note = ""                                  # what fusion last decided about sound, for policy.state
+        self._lost_lead: Optional[Aim] = None            # where to look for a person who left at the edge
+        self._velocity: dict[int, float] = {}           # track id -> how fast its bearing moves (deg/s)
+        self._history: dict[int, list[tuple[int, float]]] = {}   # track id -> recent (capture time, bearing)
+        self._seen_from: tuple[Optional[float], float] = (None, 0.0)  # heading and speed when the target was last seen
+        self.clamp: Callable[[float], float] = lambda d: d   # keeps a search inside the range (set by core)
 
     # -- inputs -------------------------------------------------------------------------------------
     def set_people(self, people: list[WorldPerson], capture_ns: int, now_ns: int) -> None:
@@ -124,12 +139,29 @@ class Fusion:
                 deg = wrap(prev[0] + alpha * diff(p.world_deg, prev[0]))
             smoothed.append(WorldPerson(p.track_id, deg, p.distance_m, p.engagement, p.confidence))
         self._smooth = {p.track_id: (p.world_deg, capture_ns) for p in smoothed}
+        self._update_speeds(smoothed, capture_ns)
         self.people = smoothed
         self.people_recv_ns = now_ns
         live = {p.track_id for p in people}
         # Forget who spoke once their track is gone for good (ids are not reused by vision).
         if len(self.spoke) > 64:
             self.spoke = {k: v for k, v in self.spoke.items() if k in live}
+
+    def _update_speeds(self, smoothed: list[WorldPerson], capture_ns: int) -> None:
+        """Each track's bearing speed over the last WALK_SPEED_WINDOW_S of its smoothed bearings (a jump
+        starts it afresh: that is a new sighting, not walking); 0 until the window is half full."""
+        history = {}
+        for p in smoothed:
+            h = [x for x in self._history.get(p.track_id, []) if capture_ns - x[0] <= WALK_SPEED_WINDOW_S * 1e9]
+            if h and abs(diff(p.world_deg, h[-1][1])) > self.cfg.bearing_jump_deg:
+                h = []
+            history[p.track_id] = h + [(capture_ns, p.world_deg)]
+        self._history = history
+        self._velocity = {}
+        for tid, h in history.items():
+            span = (h[-1][0] - h[0][0]) / 1e9
+            if span >= WALK_SPEED_WINDOW_S / 2:
+                self._velocity[tid] = diff(h[-1][1], h[0][1]) / span
 
     def clear_people(self) -> None:
         self.people = []
@@ -145,8 +177,9 @@ class Fusion:
 
     def add_sound(self, world_deg: float, confidence: float, t_ns: int, now_ns: int,
                   candidates: list[tuple[float, float]], ambiguous: bool, in_rom: Callable[[float], bool],
-                  rom_text: str, trigger: str = "wake") -> SoundVerdict:
-        """Judge one sound estimate (world bearings) and, if it is usable, make it the pending cue."""
+                  rom_text: str, trigger: str = "wake", walk_dir: int = 0) -> SoundVerdict:
+        """Judge one sound estimate (world bearings) and, if it is usable, make it the pending cue.
+        walk_dir: the talker walked that way while speaking (the cue may search on that way)."""
         # (An estimate ssl calls ambiguous comes with a low confidence by construction: judge its rivals
         # first, so the user is told "cannot tell which" rather than "too weak".)
         if confidence < self.cfg.min_confidence and not ambiguous:
@@ -181,7 +214,8 @@ class Fusion:
         if weight < self.cfg.min_cue_weight:
             self.note = f"ignoring sound at {chosen:.0f} deg: nobody was seen there (weight {weight:.2f})"
             return SoundVerdict(False, reason=self.note)
-        cue = SoundCue(world_deg=chosen, t_ns=t_ns, weight=weight, trigger=trigger)
+        cue = SoundCue(world_deg=chosen, t_ns=t_ns, weight=weight, trigger=trigger, walk_dir=walk_dir,
+                       origin_deg=chosen, search_left=self.cfg.search_max_steps if walk_dir else 0)
         if self.cue is not None and self._asks(self.cue) and not self._asks(cue):
             # Plain speech right after a wake word (ssl reports both for one utterance) must not
             # replace the wake word's cue: it may only tell who is speaking.
@@ -200,6 +234,21 @@ class Fusion:
         self.target_track = None
         self._last_aim = None
         self._lost_since_ns = None
+        self._lost_lead = None
+
+    def _lead_past_edge(self, last: Aim, heading: Optional[float], speed_dps: float) -> Optional[Aim]:
+        """A person last seen in the motion zone (near the view's edge), walking towards that edge, walked
+        out of it: look edge_lead_deg past where they were. Anyone else (someone the device turned away
+        from, someone who vanished mid-view) keeps their last bearing."""
+        if heading is None or self.cfg.edge_lead_deg <= 0:
+            return None
+        offset = diff(last.world_deg, heading)
+        side = 1 if offset > 0 else -1
+        if abs(offset) < edges(self.zones, last.distance_m).motion_deg or side * speed_dps < WALK_MIN_SPEED_DPS:
+            return None
+        deg = self.clamp(wrap(last.world_deg + side * self.cfg.edge_lead_deg))
+        return Aim(deg, "vision", last.distance_m, last.tracks,
+                   detail=f"{last.detail} left the view at its edge: looking {self.cfg.edge_lead_deg:.0f} deg on")
 
     # -- decision -----------------------------------------------------------------------------------
     def aim(self, now_ns: int, heading: Optional[float], view_ok: bool, still: bool) -> Optional[Aim]:
@@ -214,7 +263,8 @@ class Fusion:
                     self.credibility.refute(cue.world_deg, now_ns)
                 self.cue = cue = None
         if cue is not None:
-            person = self._person_near(cue.world_deg, now_ns)
+            person = (self._person_near(cue.world_deg, now_ns) or self._walked_from(cue, now_ns)
+                      or self._person_on_search(cue, now_ns))
             if person is not None:
                 # Vision confirms the sound: that person spoke last and becomes the target.
                 self.spoke[person.track_id] = cue.t_ns
@@ -222,7 +272,7 @@ class Fusion:
                 self.target_track = person.track_id
                 self.cue = None
                 self.note = f"sound at {cue.world_deg:.0f} deg confirmed by person {person.track_id}"
-                aim = self._people_aim(now_ns)
+                aim = self._people_aim(now_ns, heading)
                 if aim is not None:
                     return Aim(aim.world_deg, aim.source, aim.distance_m, aim.tracks, fresh_cue=self._asks(cue),
                                detail=self.note)
@@ -236,12 +286,21 @@ class Fusion:
                     return None                        # keep the current move; judge once still
                 if cue.looked_since_ns is None:
                     cue.looked_since_ns = now_ns
-                elif now_ns - cue.looked_since_ns >= self.cfg.confirm_timeout_s * 1e9:
+                elif now_ns - cue.looked_since_ns >= (self.cfg.walk_look_s if cue.walk_dir else
+                                                      self.cfg.confirm_timeout_s) * 1e9:
+                    step = self._search_on(cue, now_ns)
+                    if step is not None:
+                        return step
+                    if cue.walk_dir:
+                        # The talker was real but walked on out of reach: nothing against that direction.
+                        self.note = f"nobody found where the walking talker's sound led ({cue.world_deg:.0f} deg)"
+                        self.cue = None
+                        return self._people_aim(now_ns, heading)
                     cred = self.credibility.refute(cue.world_deg, now_ns)
                     self.note = f"nobody at {cue.world_deg:.0f} deg: sound there now weighs {cred:.2f}"
                     self.cue = None
                     # A false alarm: back to whoever we were with, if they are still about.
-                    return self._people_aim(now_ns)
+                    return self._people_aim(now_ns, heading)
                 self.note = f"looking for a person at {cue.world_deg:.0f} deg"
                 return None                            # hold still while looking
             elif not self._asks(cue):
@@ -251,7 +310,52 @@ class Fusion:
             else:
                 return Aim(cue.world_deg, "sound", None, fresh_cue=True,
                            detail=f"turning towards sound at {cue.world_deg:.0f} deg")
-        return self._people_aim(now_ns)
+        return self._people_aim(now_ns, heading)
+
+    def _search_on(self, cue: SoundCue, now_ns: int) -> Optional[Aim]:
+        """Nobody where a walking talker's sound ended: look further the way they walked, a bounded number
+        of steps, never beyond search_max_deg from where the sound ended nor outside the range of motion."""
+        if not cue.walk_dir or cue.search_left <= 0 or cue.origin_deg is None:
+            return None
+        done = abs(diff(cue.world_deg, cue.origin_deg))
+        reach = min(self.cfg.search_step_deg, self.cfg.search_max_deg - done)
+        nxt = self.clamp(wrap(cue.world_deg + cue.walk_dir * reach))
+        if reach <= 1.0 or abs(diff(nxt, cue.world_deg)) <= 1.0:
+            return None                                  # at the limit of the search or of the range
+        step = self.cfg.search_max_steps - cue.search_left + 1
+        cue.search_left -= 1
+        self.note = (f"nobody at {cue.world_deg:.0f} deg: looking on towards {nxt:.0f} deg "
+                     f"(search {step} of {self.cfg.search_max_steps})")
+        cue.world_deg, cue.looked_since_ns, cue.t_ns = nxt, None, now_ns   # a fresh look, not an old sound
+        return Aim(nxt, "sound", None, fresh_cue=True, detail=self.note)
+
+    def _walked_from(self, cue: SoundCue, now_ns: int) -> Optional[WorldPerson]:
+        """Someone walking away from where the sound was, as far as their speed explains since it was heard:
+        the talker who went on walking after the wake word (only for a wake word)."""
+        if not self._asks(cue):
+            return None
+        age_s = max(0.0, (now_ns - cue.t_ns) / 1e9)
+        best = None
+        for p in self.fresh_people(now_ns):
+            v = self._velocity.get(p.track_id, 0.0)
+            away = diff(p.world_deg, cue.world_deg)
+            if abs(v) < WALK_MIN_SPEED_DPS or away * v <= 0:
+                continue                                 # standing, or walking towards where the sound was
+            reach = self.cfg.confirm_gate_deg + min(abs(v) * age_s, self.cfg.search_max_deg)
+            if abs(away) <= reach and (best is None or abs(away) < abs(diff(best.world_deg, cue.world_deg))):
+                best = p
+        return best
+
+    def _person_on_search(self, cue: SoundCue, now_ns: int) -> Optional[WorldPerson]:
+        """While searching, anyone seen on the way from where the sound ended to where we look now."""
+        if cue.origin_deg is None or cue.search_left >= self.cfg.search_max_steps or not cue.walk_dir:
+            return None
+        gate, far = self.cfg.confirm_gate_deg, self.zones.hfov_deg / 2     # as far on as the camera sees
+        lo, hi = (cue.origin_deg, cue.world_deg) if cue.walk_dir > 0 else (cue.world_deg, cue.origin_deg)
+        lo_m, hi_m = (gate, far) if cue.walk_dir > 0 else (far, gate)
+        near = [p for p in self.fresh_people(now_ns)
+                if diff(p.world_deg, lo) >= -lo_m and diff(hi, p.world_deg) >= -hi_m]
+        return min(near, key=lambda p: abs(diff(p.world_deg, cue.world_deg)), default=None)
 
     def _asks(self, cue: SoundCue) -> bool:
         """Does this sound ask for the screen (a wake word), or is it just someone talking?"""
@@ -268,7 +372,7 @@ class Fusion:
             return current                                               # stay with whoever we follow
         return max(engaged, key=lambda p: p.engagement, default=None)    # most engaged
 
-    def _people_aim(self, now_ns: int) -> Optional[Aim]:
+    def _people_aim(self, now_ns: int, heading: Optional[float] = None) -> Optional[Aim]:
         people = self.fresh_people(now_ns)
         primary = self._pick_primary(people)
         if primary is None:
@@ -276,11 +380,15 @@ class Fusion:
             if self._last_aim is not None and self._last_aim.source == "vision":
                 if self._lost_since_ns is None:
                     self._lost_since_ns = now_ns
-                if now_ns - self._lost_since_ns <= self.cfg.lost_hold_s * 1e9:
-                    return self._last_aim
+                    self._lost_lead = self._lead_past_edge(self._last_aim, *self._seen_from)
+                hold_s = self.cfg.lost_hold_s + (1.0 if self._lost_lead is not None else 0.0)
+                if now_ns - self._lost_since_ns <= hold_s * 1e9:
+                    return self._lost_lead or self._last_aim
             self.reset_target()
             return None
         self._lost_since_ns = None
+        self._lost_lead = None
+        self._seen_from = (heading, self._velocity.get(primary.track_id, 0.0))
         self.target_track = primary.track_id
         group = [primary]
         span_max = self.zones.hfov_deg - 2 * self.cfg.group_margin_deg
@@ -296,6 +404,14 @@ class Fusion:
         detail = (f"between people {', '.join(map(str, tracks))}" if len(group) > 1
                   else f"person {primary.track_id}")
         known = [q.distance_m for q in group if q.distance_m > 0]      # vision sends -1 when it cannot tell
-        aim = Aim(centre, "vision", min(known) if known else None, tracks, detail=detail)
+        distance = min(known) if known else None
+        lead = 0.0
+        v = self._velocity.get(primary.track_id, 0.0)
+        if len(group) == 1 and abs(v) >= WALK_MIN_SPEED_DPS:
+            # Someone walking: a move that ends a little ahead of them (at most the dead zone, so they are
+            # faced even if they stop at once) saves the next move.
+            reach = edges(self.zones, distance).dead_deg
+            lead = max(-reach, min(reach, v * self.cfg.follow_lead_s))
+        aim = Aim(centre, "vision", distance, tracks, detail=detail, lead_deg=lead)
         self._last_aim = aim
         return aim

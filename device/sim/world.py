@@ -27,6 +27,8 @@ from ..bus.schemas import SimAudioBlock, SimPerson, SimWorld, WakeEvent
 from ..errors import UserError
 from ..runtime.logs import log_event, setup_logging
 from .control import ControlInbox
+from .moving_speech import add_speech
+from .moving_speech import prepare as prepare_moving_speech
 from .scenario import Scenario, load_scenario, person_at
 from .speech import synthesize
 
@@ -78,8 +80,7 @@ class World:
                 continue
             spec = self.sc.person_by_id(s.person)
             where = person_at(spec, s.t)
-            start_s, end_s = self.audio.add_utterance(s.t, s.text, s.voice, where.azimuth_deg,
-                                                      where.distance_m, spec.height_m)
+            start_s, end_s = add_speech(self.audio, spec, s)     # moves with a talker who walks
             is_wake = s.text.strip().lower().lstrip("\"' ").startswith(wake)
             start_ns, end_ns = self.t0_ns + int(start_s * 1e9), self.t0_ns + int(end_s * 1e9)
             self.truth_speech.append({"person": s.person, "text": s.text, "wake": is_wake,
@@ -160,6 +161,7 @@ class World:
 
     def run(self, duration_s: float, stop_flag: list[bool], wait_services: bool = True) -> None:
         self.turntable.start()
+        prepare_moving_speech(self.audio, self.sc, duration_s)   # before the clock: rooms take seconds
         if wait_services:
             self.wait_for_services(stop_flag)
         self.t0_ns = time.monotonic_ns()

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from ..bus.schemas import AudioBeam, DoaCandidate, DoaEstimate, MotorState, PolicyState, WakeEvent
+from ..bus.schemas import AudioBeam, DoaCandidate, DoaEstimate, DoaTrackPoint, MotorState, PolicyState, WakeEvent
 from ..errors import UserError
 from ..runtime.service import Service
 from .beam import Beamformer
@@ -16,6 +16,7 @@ from .stream import Estimate, SslStream
 WAKE_WAIT_S = 2.0            # how long a wake event may wait for the audio of its end to arrive
 AUDIO_LOST_S = 1.0           # no block for this long: the microphones are gone (a block is 64 ms)
 AUDIO_RETRY_S = 2.0          # how often a gone input is looked for again
+UTTERANCE_MAX_S = 10.0       # a woken utterance whose end the VAD never finds is closed this long after its start
 
 
 class SslService(Service):
@@ -36,6 +37,7 @@ class SslService(Service):
         self.beam = Beamformer(self.geometry, c.beam)
         self._beam_world: float | None = None
         self.utterance_id = 0                 # counts woken utterances (ssl.doa utterance_id)
+        self.pending_finals: list[tuple[int, WakeEvent]] = []   # keyword answered, utterance still going on
         self.audio = None
         self.audio_lost = ""                  # why the input is gone, "" while blocks flow
         # The simulated wire only flows once the world's clock starts: watch it from its first block on.
@@ -160,14 +162,37 @@ class SslService(Service):
             keyword = ev.kw_end_ns > ev.kw_start_ns > 0
             start, end = (ev.kw_start_ns, ev.kw_end_ns) if keyword else (ev.start_ns, ev.end_ns)
             if newest is not None and newest >= end or now >= deadline:
-                est = self.stream.localize(start, end, "wake")
+                est = self.stream.localize(start, end, "wake", track=not keyword)
                 if est is None:
                     self.event("wake event outside the audio buffer", start_ns=start, end_ns=end)
                 else:
                     self._publish(est, uid, "keyword" if keyword else "utterance")
+                if keyword:
+                    self.pending_finals.append((uid, ev))
             else:
                 waiting.append((deadline, uid, ev))
         self.pending_wakes = waiting
+        self._serve_finals()
+
+    def _serve_finals(self) -> None:
+        """Once a woken utterance has ended (the VAD says so, or UTTERANCE_MAX_S after its start), localize all
+        of it again with its track: the "final" estimate, which the policy takes as a refinement."""
+        newest = self.stream.ring.newest_ns()
+        if newest is None:
+            return
+        waiting = []
+        longest = min(UTTERANCE_MAX_S, self.cfg.ssl.ring_s - 1.0)
+        for uid, ev in self.pending_finals:
+            limit = ev.start_ns + int(longest * 1e9)
+            found = self.stream.speech_end_ns(ev.kw_end_ns, hangover_s=0.0)
+            end = min(found, limit) if found is not None else limit
+            if newest < end:
+                waiting.append((uid, ev))
+                continue
+            est = self.stream.localize(ev.start_ns, end, "wake", track=True)
+            if est is not None:
+                self._publish(est, uid, "final")
+        self.pending_finals = waiting
 
     # -- output -------------------------------------------------------------------------------------
     def _publish(self, est: Estimate, utterance_id: int = 0, phase: str = "utterance") -> None:
@@ -176,7 +201,9 @@ class SslService(Service):
                           heading_deg=est.heading_deg, confidence=r.confidence, ambiguous=r.ambiguous,
                           candidates=[DoaCandidate(azimuth_deg=a, power=p) for a, p in r.candidates[:8]],
                           energy_map=r.coarse_map(72), trigger=est.trigger, sent_ns=time.monotonic_ns(),
-                          utterance_id=utterance_id, phase=phase)
+                          utterance_id=utterance_id, phase=phase,
+                          track=[DoaTrackPoint(t_ns=t, azimuth_deg=round(a, 2), confidence=round(c, 3))
+                                 for t, a, c in est.track[:32]])
         self.pub.publish("ssl.doa", msg)
         self.published += 1
         if r.azimuth_deg is not None and not r.ambiguous:
@@ -185,7 +212,7 @@ class SslService(Service):
                 self.lightbar.show(r.azimuth_deg)
         elif self.lightbar is not None and self.lightbar.state == "woken" and est.trigger == "wake":
             self.lightbar.off()                # woken, but no direction to turn to (outside the range, ambiguous)
-        self.event("doa", trigger=est.trigger, phase=phase, azimuth_deg=None if r.azimuth_deg is None else round(r.azimuth_deg, 1),
+        self.event("doa", trigger=est.trigger, phase=phase, track_points=len(est.track), azimuth_deg=None if r.azimuth_deg is None else round(r.azimuth_deg, 1),
                    confidence=round(r.confidence, 2), ambiguous=r.ambiguous,
                    heading_deg=None if est.heading_deg is None else round(est.heading_deg, 1))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -101,6 +101,12 @@ class HeadingHistory:
         return np.interp(t_ns, np.asarray(self.t, float), np.asarray(self.h, float))
 
 
+TRACK_WINDOW_S = 0.5         # each point of an utterance's track integrates this much audio...
+TRACK_HOP_S = 0.25           # ...and points are this far apart (further for long spans: at most TRACK_MAX)
+TRACK_MAX = 32               # points in a track (the schema's bound)
+TRACK_MIN_SHARE = 0.2        # windows with less speech than this share of the median window give no point
+
+
 @dataclass
 class Estimate:
     """One localization ready to publish: the result and the span and heading it refers to."""
@@ -109,6 +115,7 @@ class Estimate:
     end_ns: int
     heading_deg: float | None
     trigger: str
+    track: list[tuple[int, float, float]] = field(default_factory=list)   # (t_ns, device azimuth, confidence)
 
 
 class VoiceActivity:
@@ -198,13 +205,85 @@ class SslStream:
         est = self._estimate(seg[0], seg[1], "vad")
         return [est] if est is not None else []
 
-    def localize(self, start_ns: int, end_ns: int, trigger: str = "wake") -> Estimate | None:
-        """Localize the audio captured between start_ns and end_ns (plus the preroll); None if not buffered."""
+    def localize(self, start_ns: int, end_ns: int, trigger: str = "wake", track: bool = False) -> Estimate | None:
+        """Localize the audio captured between start_ns and end_ns (plus the preroll); None if not buffered.
+        `track`: also where the sound came from window by window (Estimate.track)."""
         newest, oldest = self.ring.newest_ns(), self.ring.oldest_ns()
         if newest is None or end_ns <= oldest or start_ns >= newest:
             return None
         a, b = self.ring.index_at(start_ns), self.ring.index_at(end_ns)
-        return self._estimate(a, b, trigger)
+        est = self._estimate(a, b, trigger)
+        if est is not None and track:
+            est.track = self.track(a, b)
+        return est
+
+    def speech_end_ns(self, since_ns: int, hangover_s: float = 0.3) -> int | None:
+        """When the speech that was going on at `since_ns` ended (capture time), or None while it goes on.
+        Needs the VAD; without it (or before it decides) the answer is None."""
+        v = self.vad
+        if v is None or v.last_voiced is None:
+            return None
+        last = self.ring.time_of(v.last_voiced)
+        if v.active_since is not None:
+            return None                                    # still talking
+        if last < since_ns:
+            return since_ns                                # it had already ended
+        newest = self.ring.newest_ns()
+        return last if newest is not None and newest - last >= hangover_s * 1e9 else None
+
+    def track(self, a: int, b: int) -> list[tuple[int, float, float]]:
+        """Direction of the sound in short windows over the span [a, b) of total sample indices: (capture time
+        of the window's middle, device-frame azimuth at that time, confidence), in time order, at most
+        TRACK_MAX. Each window's frames are turned back to the heading at its middle, so a point is the
+        device frame of its own moment even while the device turns."""
+        est, p = self.estimator, self.estimator.p
+        lo = max(a, self.ring.written - self.ring.size)
+        if b - lo < p.frame * 3:
+            return []
+        audio = self.ring.data[np.arange(lo, b) % self.ring.size]
+        spec = est.spectra(audio)
+        if spec.shape[0] < 3:
+            return []
+        w = est.weights(spec)
+        cs = est.cross_spectra(spec, w)
+        fw = w.sum(axis=1) * len(est.pairs)                # each frame's total vote
+        centers = est.frame_centers(b - lo)
+        frame_ns = np.array([self.ring.time_of(lo + int(c)) for c in centers], np.int64)
+        per_s = self.rate / p.hop
+        win = max(3, int(round(TRACK_WINDOW_S * per_s)))
+        n = cs.shape[0]
+        hop = max(1, int(round(TRACK_HOP_S * per_s)))
+        if n > win:
+            hop = max(hop, int(np.ceil((n - win) / (TRACK_MAX - 1))))
+        starts = list(range(0, max(1, n - win + 1), hop))
+        heads = self.heading.at(frame_ns.astype(float)) if self.heading.t else None
+        sums = [float(fw[s: s + win].sum()) for s in starts]
+        speech = [x for x in sums if x > 0]
+        if not speech:
+            return []
+        floor = TRACK_MIN_SHARE * float(np.median(speech))
+        out = []
+        for s, total in zip(starts, sums):
+            if total <= 1e-6 or total < floor:
+                continue
+            f = np.arange(s, min(s + win, n))
+            mid = f[len(f) // 2]
+            if heads is None:
+                srp = est.srp(cs[f].sum(axis=0))
+            else:
+                steps = np.round((heads[f] - heads[mid]) / p.grid_deg).astype(int)
+                srp = np.zeros(len(est.grid))
+                for k in np.unique(steps):
+                    srp += np.roll(est.srp(cs[f[steps == k]].sum(axis=0)), k)
+            srp = srp / total
+            i = int(np.argmax(srp))
+            l, c, r = srp[i - 1], srp[i], srp[(i + 1) % len(srp)]
+            den = l - 2 * c + r
+            offset = 0.5 * (l - r) / den if den < 0 else 0.0
+            az = float(wrap_deg(est.grid[i] + offset * p.grid_deg))
+            conf = float(np.clip(c / 0.3, 0.0, 1.0))     # the estimator's coherence scale
+            out.append((int(frame_ns[mid]), az, conf))
+        return out[:TRACK_MAX]
 
     def _estimate(self, a: int, b: int, trigger: str) -> Estimate | None:
         lo = max(a - self.preroll, self.ring.written - self.ring.size)
