@@ -87,10 +87,16 @@ def pipeline_figures(ev: dict, timeline: dict) -> dict | None:
         found = [stamp(m) for m in timeline.get(topic, []) if pred(m)]
         return min(found) if found else None
 
-    wake = first("wake.event", lambda m: m.start_ns == ev["start_ns"], lambda m: m.t_ns)
-    doa = wake and first("ssl.doa", lambda m: m.trigger == "wake" and m.sent_ns >= wake, lambda m: m.sent_ns)
-    goal = doa and first("motor.goal", lambda m: m.mode == "move" and m.t_ns >= doa, lambda m: m.t_ns)
-    moving = goal and first("motor.state", lambda m: m.moving and m.t_ns >= goal - 10_000_000, lambda m: m.t_ns)
+    # A real engine's event starts where it thinks the keyword began: the one whose span starts within half
+    # a second of this utterance's start is its event. Each later stage must follow within WINDOW, or it
+    # belongs to something else (a later utterance).
+    window = 3_000_000_000
+    wake = first("wake.event", lambda m: abs(m.start_ns - ev["start_ns"]) < 500_000_000, lambda m: m.t_ns)
+    doa = wake and first("ssl.doa", lambda m: m.trigger == "wake" and wake <= m.sent_ns < wake + window,
+                         lambda m: m.sent_ns)
+    goal = doa and first("motor.goal", lambda m: m.mode == "move" and doa <= m.t_ns < doa + window, lambda m: m.t_ns)
+    moving = goal and first("motor.state", lambda m: m.moving and goal - 10_000_000 <= m.t_ns < goal + window,
+                            lambda m: m.t_ns)
     return {k: None if v is None else round((v - ev["end_ns"]) / 1e9, 4)
             for k, v in (("wake_event_s", wake), ("ssl_doa_s", doa), ("move_goal_s", goal), ("motion_s", moving))}
 

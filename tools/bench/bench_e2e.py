@@ -26,7 +26,7 @@ STAGES = [("wake_event_s", "wake-word engine decides (microWakeWord on the rende
           ("motion_s", "the MCU reports motion (its own capture time)")]
 
 
-# Six commands from around the room, each asking for a turn, each with well over a second of speech
+# Six commands from around the room (one person walking between spots), each asking for a turn, each with well over a second of speech
 # after the keyword (the share of turns begun before the end of the sentence needs such commands).
 COMMANDS_SCENE = """
 name = "six commands from around the room"
@@ -52,9 +52,13 @@ COMMANDS = [(100, "en-gb", "alexa, what is the weather going to be like tomorrow
 
 
 def commands_scenario(path: Path) -> str:
-    people = "\n".join(f"[[person]]\nid = {i + 1}\npath = [{{ t = 0, azimuth_deg = {az}, distance_m = 1.6 }}]"
-                       for i, (az, _, _) in enumerate(COMMANDS))
-    speech = "\n".join(f'[[speech]]\nperson = {i + 1}\nt = {2 + 10 * i}\ntext = "{text}"\nvoice = "{voice}"'
+    """One person who speaks from one spot, walks to the next in the pause, and speaks again (in other voices)."""
+    points = []
+    for i, (az, _, _) in enumerate(COMMANDS):
+        points += [f"{{ t = {10 * i + 1 if i else 0}, azimuth_deg = {az}, distance_m = 1.6 }}",
+                   f"{{ t = {10 * i + 8}, azimuth_deg = {az}, distance_m = 1.6 }}"]
+    people = f"[[person]]\nid = 1\npath = [{', '.join(points)}]"
+    speech = "\n".join(f'[[speech]]\nperson = 1\nt = {2 + 10 * i}\ntext = "{text}"\nvoice = "{voice}"'
                        for i, (_, voice, text) in enumerate(COMMANDS))
     path.write_text(COMMANDS_SCENE.format(people=people, speech=speech))
     return str(path)
