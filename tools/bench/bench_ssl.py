@@ -18,8 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from device.sim.acoustics import diffuse_field, room_impulse_responses   # noqa: E402
 from device.sim.speech import SENTENCES, VOICES, cache_root, program_material, synthesize  # noqa: E402
 from device.ssl.estimator import SrpPhatEstimator, angular_distance      # noqa: E402
-from device.ssl.geometry import load_array                                # noqa: E402
+from device.ssl.geometry import ArrayGeometry, load_array                 # noqa: E402
 from tools.bench.benchmarks_md import write_section                       # noqa: E402
+from tools.bench.ssl_rooms import ARRAYS, draw_room_scene, render_room_scene  # noqa: E402
 
 SCENE_VERSION = 5            # bump when the scene recipe changes, so the cache is not reused
 PRA_METHODS = ("SRP", "MUSIC", "NormMUSIC", "TOPS")
@@ -166,14 +167,19 @@ def _room_point(spec: SceneSpec, az: float, r: float, h: float):
 _ESTIMATORS: dict[str, SrpPhatEstimator] = {}
 
 
+def geometry(name: str) -> ArrayGeometry:
+    """A ReSpeaker preset, or one of the irregular-room set's arrays (square4, ring6c, ring8)."""
+    return ARRAYS[name] if name in ARRAYS else load_array(name)
+
+
 def swivel_locate(audio, preset, rom=None):
-    est = _ESTIMATORS.setdefault(preset, SrpPhatEstimator(load_array(preset)))
+    est = _ESTIMATORS.setdefault(preset, SrpPhatEstimator(geometry(preset)))
     return est.locate(audio, rom=rom)
 
 
 def pra_locate(audio, preset, method: str) -> float:
     import pyroomacoustics as pra
-    g = load_array(preset)
+    g = geometry(preset)
     nfft = 512
     X = np.array([pra.transform.stft.analysis(audio[:, m], nfft, nfft // 2).T for m in range(g.n_mics)])
     grid = np.radians(np.arange(-180.0, 180.0, 1.0))
@@ -204,6 +210,163 @@ def evaluate(spec_dict: dict) -> dict:
             az = pra_locate(seg, spec.preset, m)
             out[m] = {"az": az, "cpu": time.process_time() - t0, "err": float(angular_distance(az, truth[0]))}
     return out
+
+
+# ---- irregular rooms: the ambiguity decision on rooms and arrays it was not tuned on --------------
+
+ROOM_TUNE_ARRAYS = ("square4", "ring6c")        # the tuning draw's arrays; ring8 only in the report draw
+ROOM_TUNE_SEEDS = (1000, 2000)                  # single-talker, two-talker seed bases of the tuning draw
+ROOM_REPORT_SEEDS = (900000, 910000)            # ...and of the report draw, never tuned on
+
+
+def room_specs(singles: int, pairs: int, report: bool = True) -> list[dict]:
+    base, arrays = (ROOM_REPORT_SEEDS, tuple(ARRAYS)) if report else (ROOM_TUNE_SEEDS, ROOM_TUNE_ARRAYS)
+    return ([asdict(draw_room_scene("single", base[0] + s, arrays)) for s in range(singles)]
+            + [asdict(draw_room_scene("pair", base[1] + s, arrays)) for s in range(pairs)])
+
+
+def evaluate_room(spec_dict: dict) -> dict:
+    """One irregular-room scene: Swivel (azimuth, ambiguity and its evidence) and, for one talker,
+    pyroomacoustics' methods on the same span."""
+    from tools.bench.ssl_rooms import RoomScene
+    spec = RoomScene(**spec_dict)
+    audio, start, end, rt60 = render_room_scene(spec)
+    fs = ARRAYS[spec.array].sample_rate
+    seg = audio[max(0, start - int(PREROLL_S * fs)): end]
+    truth = [t["azimuth"] for t in spec.talkers]
+    out = {"kind": spec.kind, "seed": spec.seed, "preset": spec.array, "rt60": rt60, "snr": spec.snr_db,
+           "near_wall": spec.near_wall_m is not None,
+           "interferer": spec.interferer["kind"] if spec.interferer else None,
+           "seconds": len(seg) / fs, "truth": truth, "corners": len(spec.corners)}
+    t0 = time.process_time()
+    r = swivel_locate(seg, spec.array)
+    out["swivel"] = {"az": r.azimuth_deg, "ambiguous": r.ambiguous, "confidence": r.confidence,
+                     "cpu": time.process_time() - t0, "evidence": r.evidence,
+                     "candidates": [c[0] for c in r.candidates],
+                     "second_peak": r.candidates[1][1] if len(r.candidates) > 1 else 0.0,
+                     "err": None if r.azimuth_deg is None else float(angular_distance(r.azimuth_deg, truth[0]))}
+    if spec.kind == "single":
+        for m in PRA_METHODS:
+            t0 = time.process_time()
+            az = pra_locate(seg, spec.array, m)
+            out[m] = {"az": az, "cpu": time.process_time() - t0, "err": float(angular_distance(az, truth[0]))}
+    return out
+
+
+def room_section(rows: list[dict]) -> list[str]:
+    single = [r for r in rows if r["kind"] == "single"]
+    pairs = [r for r in rows if r["kind"] == "pair"]
+    methods = ("swivel",) + PRA_METHODS
+
+    def flag(sel):
+        return float(np.mean([r["swivel"]["ambiguous"] for r in sel])) if sel else float("nan")
+    lines = ["### Irregular rooms: accuracy and the ambiguous flag (report draw)", "",
+             f"{len(single)} single-talker and {len(pairs)} two-talker scenes (seeds {ROOM_REPORT_SEEDS[0]}+ and "
+             f"{ROOM_REPORT_SEEDS[1]}+, `tools/bench/ssl_rooms.py`): pyroomacoustics `Room.from_corners` floor plans "
+             "(L-shapes, trapezoids, cut corners, irregular hexagons; 3.5x3 to 8x6 m) extruded to 2.4-3 m, each wall, "
+             "floor and ceiling with its own absorption (spread x0.3 to x1.8 around a Sabine RT60 of 0.2-0.9 s) and "
+             "scattering; image sources to order 3 (every wall echo) then pyroomacoustics ray tracing. Arrays: "
+             "4-mic square at +-22.9 mm, 6-mic ring (46.3 mm) with a centre mic, 8-mic ring of 50 mm radius, "
+             "turned at random; in a third of the scenes the array stands 5-20 cm (nearest mic) from a wall. "
+             "Music (plucked chords and drums) or pink-noise point interferers at SIR 5-15 dB in 40 % of the "
+             "single-talker scenes (20 % of the pairs); diffuse white or pink noise, SNR 5-30 dB (pairs 15-30). "
+             "Two talkers: >= 60 degrees apart, equally loud at 1 m, 0.8-1.25x each other's distance, speaking "
+             "at once over the whole span. RT60 in the tables is measured on the rendered response.", "",
+             f"Tuning draw (the ambiguity weights were fitted on it, `--fit-ambiguity`): the shoebox set's single "
+             f"seeds 0-159 and pair seeds 10000-10039, plus irregular rooms with seeds {ROOM_TUNE_SEEDS[0]}+ "
+             f"(90 single) and {ROOM_TUNE_SEEDS[1]}+ (46 pairs) on the square4 and ring6c arrays only. The ring8 "
+             "array and every room of this report draw were never tuned on.", "",
+             "| group | n | " + " | ".join(f"{m} median / p90 / gross" for m in methods) + " | flagged ambiguous |",
+             "| --- | --- | " + " | ".join("---" for _ in methods) + " | --- |"]
+    groups = [("all single", single)] + [(a, [r for r in single if r["preset"] == a]) for a in ARRAYS] + [
+        ("near a wall", [r for r in single if r["near_wall"]]),
+        ("away from walls", [r for r in single if not r["near_wall"]]),
+        ("music interferer", [r for r in single if r["interferer"] == "music"]),
+        ("pink-noise interferer", [r for r in single if r["interferer"] == "pink"]),
+        ("no interferer", [r for r in single if r["interferer"] is None])] + [
+        (f"RT60 {a}-{b} s", [r for r in single if _in_band(r["rt60"], (a, b), RT60_BANDS)]) for a, b in RT60_BANDS]
+    for name, sel in groups:
+        if sel:
+            cells = []
+            for m in methods:
+                med, p90, gross = _stats([r[m]["err"] for r in sel])
+                cells.append(f"{med:.1f} / {p90:.1f} / {100 * gross:.0f} %")
+            lines.append(f"| {name} | {len(sel)} | " + " | ".join(cells) + f" | {100 * flag(sel):.1f} % |")
+    lines += ["", "| two talkers | n | flagged ambiguous | both found (candidates within 10 deg) |",
+              "| --- | --- | --- | --- |"]
+    for name, sel in [("all", pairs)] + [(a, [r for r in pairs if r["preset"] == a]) for a in ARRAYS] + [
+            ("near a wall", [r for r in pairs if r["near_wall"]])]:
+        if sel:
+            both = np.mean([_found_both(r) for r in sel])
+            lines.append(f"| {name} | {len(sel)} | {100 * flag(sel):.0f} % | {100 * both:.0f} % |")
+    med, p90, gross = _stats([r["swivel"]["err"] for r in single])
+    theirs = {m: _stats([r[m]["err"] for r in single]) for m in PRA_METHODS}
+    best = min(theirs, key=lambda m: theirs[m][0])
+    better = med < theirs[best][0] and gross <= min(v[2] for v in theirs.values())
+    lines += ["", "Targets on this draw:",
+              f"- two talkers flagged ambiguous in {100 * flag(pairs):.0f} % of {len(pairs)} (>= 90 %): "
+              f"{'met' if flag(pairs) >= 0.9 else 'NOT met'}",
+              f"- single talkers flagged ambiguous in {100 * flag(single):.1f} % of {len(single)} (<= 5 %): "
+              f"{'met' if flag(single) <= 0.05 else 'NOT met'}",
+              f"- accuracy: median {med:.1f} deg, p90 {p90:.1f}, gross {100 * gross:.0f} % vs the best "
+              f"pyroomacoustics median {theirs[best][0]:.1f} ({best}), best gross "
+              f"{100 * min(v[2] for v in theirs.values()):.0f} %: {'better' if better else 'NOT better'}", ""]
+    return lines
+
+
+def _found_both(row: dict) -> bool:
+    cands = row["swivel"].get("candidates") or []
+    return all(any(angular_distance(c, t) <= 10 for c in cands) for t in row["truth"])
+
+
+def fit_ambiguity(workers: int) -> None:
+    """Fit the ambiguity score's weights on the tuning draw (logistic regression) and print rates by threshold."""
+    from scipy.optimize import minimize
+    specs = ([asdict(draw_scene("single", s)) for s in range(160)]
+             + [asdict(draw_scene("pair", 10000 + s)) for s in range(40)])
+    room = room_specs(90, 46, report=False)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        rows = list(pool.map(_evidence_row, [("box", d) for d in specs] + [("room", d) for d in room], chunksize=4))
+    cand = [r for r in rows if r["evidence"]]
+    y = np.array([r["kind"] == "pair" for r in cand], float)
+    x = np.array([[np.log(max(r["evidence"]["votes"], 1e-3)), r["evidence"]["persistence"], r["evidence"]["power"],
+                   r["evidence"]["subwindow"], r["evidence"]["winner_left"], r["evidence"]["coherence"]]
+                  for r in cand])
+    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = np.c_[np.ones(len(x)), (x - mu) / sd]
+
+    def loss(b):
+        t = z @ b
+        return float(np.sum(np.logaddexp(0, t) - y * t) + 0.1 * np.sum(b[1:] ** 2))
+    b = minimize(loss, np.zeros(z.shape[1]), method="BFGS").x
+    w = np.r_[b[0] - np.sum(b[1:] * mu / sd), b[1:] / sd]
+    w = np.r_[w[:6], 0.0, w[6:]]                     # the summed map's second peak gets no weight
+    print("ambiguity_weights =", tuple(round(float(v), 2) for v in w))
+    score = np.c_[np.ones(len(x)), x[:, :5], np.zeros(len(x)), x[:, 5:]] @ w
+    n_single, n_pair = sum(r["kind"] == "single" for r in rows), sum(r["kind"] == "pair" for r in rows)
+    for th in np.arange(-1.0, 1.01, 0.25):
+        print(f"  threshold {th:+.2f}: singles flagged {100 * np.sum((score >= th) & (y == 0)) / n_single:.1f} %, "
+              f"pairs {100 * np.sum((score >= th) & (y == 1)) / n_pair:.1f} %")
+
+
+def _evidence_row(job) -> dict:
+    src, d = job
+    if src == "room":
+        r = evaluate_room_swivel(d)
+    else:
+        spec = SceneSpec(**d)
+        audio, start, end = render_scene(spec)
+        seg = audio[max(0, start - int(PREROLL_S * 16000)): end]
+        r = {"kind": spec.kind, "res": swivel_locate(seg, spec.preset)}
+    return {"kind": r["kind"], "evidence": r["res"].evidence}
+
+
+def evaluate_room_swivel(spec_dict: dict) -> dict:
+    from tools.bench.ssl_rooms import RoomScene
+    spec = RoomScene(**spec_dict)
+    audio, start, end, _ = render_room_scene(spec)
+    seg = audio[max(0, start - int(PREROLL_S * ARRAYS[spec.array].sample_rate)): end]
+    return {"kind": spec.kind, "res": swivel_locate(seg, spec.array)}
 
 
 # ---- streaming cost --------------------------------------------------------------------------------
@@ -404,6 +567,37 @@ def holdout_section(rows: list[dict], seed_base: int) -> list[str]:
 HOLDOUT_SEED_BASE = 100000
 
 
+ROOM_HEADING = "### Irregular rooms"
+
+
+def rooms_only(args) -> int:
+    """The irregular-room draw alone, spliced into the ssl section in place of its previous version."""
+    t0 = time.time()
+    room = room_specs(args.room_scenes, args.room_pairs)
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        rows = list(pool.map(evaluate_room, room, chunksize=2))
+    cmd = (f"python tools/bench/bench_ssl.py --rooms-only --room-scenes {args.room_scenes} "
+           f"--room-pairs {args.room_pairs}")
+    md = "\n".join(room_section(rows)).replace(
+        ROOM_HEADING + ": accuracy and the ambiguous flag (report draw)\n",
+        ROOM_HEADING + ": accuracy and the ambiguous flag (report draw)\n\n"
+        f"Command: `{cmd}` (took {(time.time() - t0) / 60:.1f} min). The shoebox tables above come from the "
+        "last full run; their `swivel ambiguous` columns predate this decision until the next full run.\n", 1)
+    (cache_root() / "bench_ssl").mkdir(parents=True, exist_ok=True)
+    (cache_root() / "bench_ssl" / "last_room_rows.json").write_text(json.dumps(rows))
+    if args.no_write:
+        print(md)
+        return 0
+    from tools.bench.benchmarks_md import BENCHMARKS
+    text = BENCHMARKS.read_text()
+    begin, end = "<!-- BEGIN ssl -->", "<!-- END ssl -->"
+    current = text.split(begin, 1)[1].split(end, 1)[0].strip() if begin in text else ""
+    kept = current.split(ROOM_HEADING, 1)[0].rstrip()
+    write_section("ssl", (kept + "\n\n" if kept else "") + md)
+    print(md)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small smoke run (30 scenes)")
@@ -415,10 +609,22 @@ def main(argv=None) -> int:
                     help="offset of every scene seed: another value draws a fresh, held-out scene set")
     ap.add_argument("--holdout", type=int, default=120,
                     help=f"single-talker scenes of the held-out check (seeds + {HOLDOUT_SEED_BASE}; default 120)")
+    ap.add_argument("--room-scenes", type=int, default=120,
+                    help="single-talker scenes of the irregular-room report draw (default 120)")
+    ap.add_argument("--room-pairs", type=int, default=60, help="two-talker scenes of that draw (default 60)")
+    ap.add_argument("--fit-ambiguity", action="store_true",
+                    help="fit the ambiguity score's weights on the tuning draw, print them and exit")
+    ap.add_argument("--rooms-only", action="store_true",
+                    help="run only the irregular-room draw and replace that part of the ssl section")
     ap.add_argument("--no-write", action="store_true", help="print the report instead of updating BENCHMARKS.md")
     args = ap.parse_args(argv)
+    if args.fit_ambiguity:
+        fit_ambiguity(args.workers)
+        return 0
+    if args.rooms_only:
+        return rooms_only(args)
     if args.quick:
-        args.scenes, args.pairs, args.rom, args.holdout = 20, 6, 4, 0
+        args.scenes, args.pairs, args.rom, args.holdout, args.room_scenes, args.room_pairs = 20, 6, 4, 0, 9, 6
     cmd = "python tools/bench/bench_ssl.py" + (" --quick" if args.quick else "") + (
         f" --seed-base {args.seed_base}" if args.seed_base else "")
     t_start = time.time()
@@ -438,11 +644,19 @@ def main(argv=None) -> int:
             rows.append(row)
             if (i + 1) % 25 == 0:
                 print(f"  {i + 1}/{len(specs)} scenes", flush=True)
+    room = room_specs(args.room_scenes, args.room_pairs)
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        room_rows = []
+        for i, row in enumerate(pool.map(evaluate_room, room, chunksize=2)):
+            room_rows.append(row)
+            if (i + 1) % 25 == 0:
+                print(f"  {i + 1}/{len(room)} irregular-room scenes", flush=True)
     rtf = streaming_rtf(20.0 if args.quick else 60.0)
     md = report(rows[:n_main], rtf, cmd, time.time() - t_start)
     md += "\n\n" + "\n".join(holdout_section(rows[n_main:], h))
+    md += "\n" + "\n".join(room_section(room_rows))
     out = cache_root() / "bench_ssl" / "last_rows.json"
-    out.write_text(json.dumps(rows))
+    out.write_text(json.dumps(rows + room_rows))
     if args.no_write:
         print(md)
     else:
