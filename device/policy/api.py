@@ -42,7 +42,7 @@ class MotionApi:
     def __init__(self, policy: Policy, access: AccessControl, clock: Callable[[], int],
                  apply: Callable[[], PolicyState], event: Callable[..., None],
                  speed_limits: tuple[float, float] = (HW_MAX_SPEED_DPS, HW_MAX_ACCEL_DPS2),
-                 tokens: Optional[TokenStore] = None):
+                 tokens: Optional[TokenStore] = None, settings_changed: Optional[Callable[[], None]] = None):
         self.policy = policy
         self.access = access
         self.clock = clock
@@ -51,6 +51,7 @@ class MotionApi:
         self.speed_limits = (min(speed_limits[0], HW_MAX_SPEED_DPS), min(speed_limits[1], HW_MAX_ACCEL_DPS2))
         self.normal_motion = policy.cfg.motion         # what "normal" means: the configured motion
         self.tokens = tokens
+        self.settings_changed = settings_changed     # the service stores the speed preset and away hours
         if tokens is not None:
             access.set_tokens(tokens.rules())
         self.counts: Counter[str] = Counter()
@@ -92,11 +93,16 @@ class MotionApi:
                        error=f"{type(exc).__name__}: {exc}")
             return MotionReply(ok=False, error=f"internal error: {type(exc).__name__}: {exc}"[:200])
         self.counts[req.op] += 1
+        if req.op in ("speed", "away_hours") and self.settings_changed is not None:
+            self.settings_changed()
         if req.op != "get_state":
             self.event("motion API request", logging.INFO, op=req.op, peer=decision.who,
                        angle=req.angle_deg, enabled=req.enabled, min=req.min_deg, max=req.max_deg, step=req.rom_step,
                        preset=req.speed_preset, hours=req.away_hours)
         return MotionReply(ok=True, state=self.apply(), ops=sorted(decision.ops))
+
+    def apply_speed(self, preset: str) -> None:
+        self.policy.cmd_speed(preset, preset_motion(preset, self.normal_motion, self.speed_limits))
 
     def _tokens(self, req: MotionRequest, decision) -> MotionReply:
         """List, create or revoke app tokens; a new token may carry only ops its creator may do."""
@@ -140,7 +146,7 @@ class MotionApi:
             preset = _need(req.speed_preset, "speed needs speed_preset (calm, normal or fast)")
             if preset not in SPEED_PRESETS:
                 raise _BadRequest(f"speed_preset must be one of {', '.join(SPEED_PRESETS)}, not {preset!r}")
-            p.cmd_speed(preset, preset_motion(preset, self.normal_motion, self.speed_limits))
+            self.apply_speed(preset)
         elif req.op == "away_hours":
             hours = _need(req.away_hours, "away_hours needs away_hours (\"HH:MM-HH:MM\", or \"\" for any time)")
             if hours:

@@ -52,7 +52,8 @@ class PolicyService(Service):
         self.on("motor", "motor.state", lambda m: self.policy.on_motor(m, time.monotonic_ns()))
         self.api = MotionApi(self.policy, self.access, time.monotonic_ns, self.step, self.event,
                              speed_limits=(self.cfg.motor.max_speed_dps, self.cfg.motor.max_accel_dps2),
-                             tokens=self._load_tokens())
+                             tokens=self._load_tokens(), settings_changed=self._store_settings)
+        self._load_settings()
         self.rpc = RpcServer(self.runtime_dir, self.api.handle, self.ctx)
         try:
             # The service's umask would keep everyone else out; the access policy is what should decide.
@@ -61,12 +62,52 @@ class PolicyService(Service):
             self.event("motion.sock mode not set", logging.WARNING, error=str(exc))
         self.loop.add_reader(self.rpc.sock, self._serve)
         self.loop.every(pc.tick_s, self.step)
+        # The event journal (`swivel diagnose`): the policy hears every stage already, so it hosts the writer.
+        from ..diagnose.journal import JournalWriter, journal_dir
+        self.journal = JournalWriter.attach(self, journal_dir(self.state_path))
         self._last_state: Optional[PolicyState] = None
         self._goal_sent_ns = 0
         self._last_holds: list[str] = []
         self._last_decision = ""
         self.event("policy started", rom=rom.text(), rom_source=rom.source, state_file=str(self.state_path),
                    access=self.access.policy.origin, follow=self.policy.follow)
+
+    # -- speed preset and away hours, stored beside the range of motion -----------------------------
+    def _settings_path(self) -> Path:
+        return self.state_path.parent / "settings.json"
+
+    def _load_settings(self) -> None:
+        """What the page or an app set last (a bad file keeps the configured values and says why)."""
+        import json
+        from .config import parse_hours
+        try:
+            data = json.loads(self._settings_path().read_text())
+            preset, hours = data.get("speed_preset", "normal"), data.get("away_hours", self.cfg.policy.away.hours)
+            if preset not in ("calm", "normal", "fast") or not isinstance(hours, str):
+                raise ValueError(f"speed_preset {preset!r} or away_hours {hours!r} not valid")
+            if hours:
+                parse_hours(hours)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, AttributeError) as exc:
+            self.event("settings not read", logging.ERROR, path=str(self._settings_path()), error=str(exc))
+            return
+        self.api.apply_speed(preset)
+        self.policy.cmd_away_hours(hours)
+        self.event("settings restored", speed_preset=preset, away_hours=hours)
+
+    def _store_settings(self) -> None:
+        import json
+        import tempfile
+        path = self._settings_path()
+        data = {"speed_preset": self.policy.speed_preset, "away_hours": self.policy.away.cfg.hours}
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-")
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f)
+            os.replace(tmp, path)
+        except OSError as exc:
+            self.event("settings not stored", logging.ERROR, path=str(path), error=exc.strerror or str(exc))
 
     def _load_tokens(self):
         """The apps' tokens, next to the stored range of motion (a bad file: no token is valid, said once)."""

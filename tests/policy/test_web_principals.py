@@ -96,3 +96,13 @@ def test_app_tokens_grant_their_ops_and_are_kept_only_as_hashes(harness, tmp_pat
     h.run(0.2)
     assert h.call(op="tokens", token_action="revoke", token_name="kitchen").ok
     assert not h.call(op="stop", token=made.secret).ok
+
+
+def test_speed_preset_and_away_hours_survive_a_restart(harness):
+    h = harness()
+    assert h.call(op="speed", speed_preset="fast").ok
+    assert h.call(op="away_hours", away_hours="09:00-17:30").ok
+    assert h.stop() == 0
+    h2 = harness()
+    st = h2.call(op="get_state").state
+    assert (st.speed_preset, st.away_hours) == ("fast", "09:00-17:30")
