@@ -118,7 +118,8 @@ class SimCamera(CameraInput):
         try:
             frame = render_frame(world.people, world.heading_deg, width=self.width, height=self.height,
                                  lighting=world.lighting, seed=self._frames, motion_blur_px=blur_px,
-                                 model=self.model)
+                                 model=self.model, posters=getattr(world, "posters", ()),
+                                 t_s=getattr(world, "scenario_time_s", None))
         except PhotoError as exc:              # a scenario naming a photograph that does not exist
             raise CameraUnavailable(f"simulated camera cannot draw the world: {exc}") from None
         return t_ns, frame

@@ -177,7 +177,8 @@ class Policy:
         if heading is None:
             return                                          # cannot place anyone without a heading
         people = [WorldPerson(p.track_id, to_world(p.bearing_deg, heading), p.distance_m, p.engagement,
-                              p.confidence) for p in msg.people]
+                              p.confidence) for p in msg.people
+                  if not p.static]          # a poster or photo on the wall (vision saw no micro-motion)
         self.fusion.set_people(people, msg.t_ns, now_ns)
         self._alerts += self.away.alerts(people, msg.t_ns, now_ns)
 

@@ -4,8 +4,10 @@ The room is a 360-degree cylindrical panorama fixed to the world, so the image s
 turns. Each person is a real photograph (scikit-image's astronaut, matplotlib's Grace Hopper, the
 cameraman), cut out with mediapipe's selfie segmentation, scaled with a pinhole camera model so that
 the eye-corner span is an adult's 90 mm at their distance, with the head turned in 3D by their facing
-angle (a person turned more than 90 degrees away shows the back of a head, never a face). Called inside the vision
-process only, so the pixels never exist outside it.
+angle (a person turned more than 90 degrees away shows the back of a head, never a face). Given the
+scene time, a person is alive: the head sways and breathes by a few millimetres (seeded per person), as
+a real person sitting still does; a poster (a framed photograph of a face on the wall) never moves.
+Called inside the vision process only, so the pixels never exist outside it.
 """
 from __future__ import annotations
 
@@ -345,10 +347,36 @@ def _field(p, name, default=None):
     return p.get(name, default) if isinstance(p, dict) else getattr(p, name, default)
 
 
-def _place_person(frame: np.ndarray, model: CameraModel, person, heading_deg: float) -> None:
+# A seated person's head is never still: slow sway (centimetres over seconds), breathing (a few
+# millimetres up and down, and to and fro), small quick corrections. Amplitudes in metres, periods in s.
+SWAY = ((0.012, 5.3), (0.005, 2.1))          # sideways
+BOB = ((0.004, 3.7), (0.002, 1.3))           # up and down (breathing)
+SURGE = ((0.010, 4.4),)                      # to and fro (changes the head's size in the picture)
+
+
+def micro_motion(key: int, t_s: float) -> tuple[float, float, float]:
+    """(sideways, up, towards) head offsets in metres of a living person at scene time t_s;
+    the phases are seeded by `key` (the person's id), so each person moves on their own."""
+    rng = np.random.default_rng(7919 + int(key))
+    phases = rng.uniform(0.0, 2 * math.pi, 8)
+    stretch = rng.uniform(0.85, 1.15, 8)          # each person's own rhythm
+
+    def wave(terms, k0):
+        return sum(a * math.sin(2 * math.pi * t_s / (p * stretch[k0 + i]) + phases[k0 + i])
+                   for i, (a, p) in enumerate(terms))
+    return wave(SWAY, 0), wave(BOB, 2), wave(SURGE, 4)
+
+
+def _place_person(frame: np.ndarray, model: CameraModel, person, heading_deg: float,
+                  t_s: Optional[float] = None) -> None:
     p = person
     bearing = wrap_deg(float(_field(p, "azimuth_world_deg")) - heading_deg)
     distance = float(_field(p, "distance_m"))
+    rise = 0.0
+    if t_s is not None:
+        side, rise, toward = micro_motion(int(_field(p, "id", 0)), t_s)
+        distance -= toward
+        bearing += math.degrees(side / max(distance, 0.2))
     if abs(bearing) >= 80.0 or distance <= 0.2:
         return                                            # behind the camera or inside the device
     base, mirror = resolve_photo(str(_field(p, "photo", "astronaut")))
@@ -357,7 +385,7 @@ def _place_person(frame: np.ndarray, model: CameraModel, person, heading_deg: fl
     # they have turned their back.
     back = abs(facing) > 90.0
     yaw = 0 if back else int(round(max(-85.0, min(85.0, facing)) / HEAD_YAW_STEP_DEG) * HEAD_YAW_STEP_DEG)
-    eye_height = float(_field(p, "height_m", 1.6)) * (1.0 - EYE_BELOW_TOP)
+    eye_height = float(_field(p, "height_m", 1.6)) * (1.0 - EYE_BELOW_TOP) + rise
     u_eye, v_eye, depth = model.project(bearing, distance, eye_height - CAMERA_HEIGHT_M)
     full = cutout(base, mirror, back, yaw)
     metres_per_px = EYE_OUTER_SPAN_M / full.eye_span_px
@@ -382,15 +410,59 @@ def _place_person(frame: np.ndarray, model: CameraModel, person, heading_deg: fl
     roi[:] = cv2.blendLinear(bgr, roi, alpha, 1.0 - alpha)
 
 
+@functools.lru_cache(maxsize=8)
+def _framed(photo: str) -> np.ndarray:
+    """A whole photograph (background and all) in a dark frame, as printed and hung on a wall."""
+    base, mirror = resolve_photo(photo)
+    bgr = _analysed(base)[0]
+    bgr = bgr[:, ::-1] if mirror else bgr
+    border = max(4, bgr.shape[1] // 30)
+    out = cv2.copyMakeBorder(bgr, border, border, border, border, cv2.BORDER_CONSTANT, value=(28, 26, 24))
+    out.setflags(write=False)
+    return out
+
+
+def _place_poster(frame: np.ndarray, model: CameraModel, poster, heading_deg: float) -> None:
+    """A framed photograph square to the camera at its bearing and distance: it never moves."""
+    bearing = wrap_deg(float(_field(poster, "azimuth_world_deg")) - heading_deg)
+    distance = float(_field(poster, "distance_m"))
+    if abs(bearing) >= 80.0 or distance <= 0.2:
+        return
+    pic = _framed(str(_field(poster, "photo", "astronaut")))
+    h, w = pic.shape[:2]
+    width_m = float(_field(poster, "width_m", 0.4))
+    height_m = width_m * h / w
+    u, v, depth = model.project(bearing, distance, float(_field(poster, "height_m", 1.5)) - CAMERA_HEIGHT_M)
+    k = model.fx * width_m / w / depth                    # frame pixels per picture pixel
+    x0, y0 = u - k * w / 2, v - k * h / 2 * model.fy / model.fx
+    fx0, fy0 = max(int(math.floor(x0)), 0), max(int(math.floor(y0)), 0)
+    fx1 = min(int(math.ceil(x0 + k * w)), frame.shape[1])
+    fy1 = min(int(math.ceil(y0 + k * h * model.fy / model.fx)), frame.shape[0])
+    if fx1 <= fx0 or fy1 <= fy0 or height_m <= 0:
+        return
+    src = pic
+    while k * 2 <= 1.0 and min(src.shape[:2]) > 8:      # shrink in steps first: warping alone aliases
+        src, k = cv2.resize(src, (src.shape[1] // 2, src.shape[0] // 2), interpolation=cv2.INTER_AREA), k * 2
+    m = np.float32([[k, 0, x0 - fx0], [0, k * model.fy / model.fx, y0 - fy0]])
+    size = (fx1 - fx0, fy1 - fy0)
+    warped = cv2.warpAffine(src, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    inside = cv2.warpAffine(np.ones(src.shape[:2], np.float32), m, size, flags=cv2.INTER_LINEAR)
+    roi = frame[fy0:fy1, fx0:fx1]
+    roi[:] = cv2.blendLinear(warped, roi, inside, 1.0 - inside)
+
+
 def render_frame(people: Iterable, heading_deg: float, hfov_deg: float = 66.0, width: int = 640,
                  height: int = 480, lighting: float = 1.0, seed: int = 0, room: int = 0,
-                 motion_blur_px: float = 0.0, model: Optional[CameraModel] = None) -> np.ndarray:
+                 motion_blur_px: float = 0.0, model: Optional[CameraModel] = None,
+                 posters: Iterable = (), t_s: Optional[float] = None) -> np.ndarray:
     """One BGR camera frame of the simulated room.
 
     people: SimPerson structs or dicts with azimuth_world_deg, distance_m (horizontal, metres),
     height_m, facing_deg (0 = facing the device) and photo. heading_deg: world azimuth of the screen
     normal. lighting: 1.0 normal, lower is darker (and noisier). seed: sensor noise of this frame.
     room: which synthetic room. motion_blur_px: horizontal smear (the turntable turning during exposure).
+    posters: SimPoster structs or dicts (azimuth_world_deg, distance_m, height_m, width_m, photo).
+    t_s: scene time; given, people show a living head's micro-motion (`micro_motion`, keyed by their id).
     """
     model = model or CameraModel.from_hfov(width, height, hfov_deg)
     col, row = _view_maps(model.width, model.height, model.fx, model.fy, model.cx, model.cy)
@@ -399,9 +471,11 @@ def render_frame(people: Iterable, heading_deg: float, hfov_deg: float = 66.0, w
     map_x = col + np.float32(shift)
     np.remainder(map_x, pano.shape[1], out=map_x)
     frame = cv2.remap(pano, map_x, row, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    for poster in posters:                                # on the walls, behind everyone
+        _place_poster(frame, model, poster, heading_deg)
     order = sorted(people, key=lambda p: -float(_field(p, "distance_m")))   # far first, near on top
     for person in order:
-        _place_person(frame, model, person, heading_deg)
+        _place_person(frame, model, person, heading_deg, t_s)
     if motion_blur_px >= 1.0:
         k = int(round(motion_blur_px)) | 1
         frame = cv2.blur(frame, (k, 1))

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bus.pubsub import Publisher
-from ..bus.schemas import SimAudioBlock, SimPerson, SimWorld, WakeEvent
+from ..bus.schemas import SimAudioBlock, SimPerson, SimPoster, SimWorld, WakeEvent
 from ..errors import UserError
 from ..runtime.logs import log_event, setup_logging
 from .control import ControlInbox
@@ -132,9 +132,11 @@ class World:
             people.append(SimPerson(id=p.id, azimuth_world_deg=wp.azimuth_deg, distance_m=wp.distance_m,
                                     height_m=p.height_m, facing_deg=wp.facing_deg, photo=p.photo,
                                     speaking=p.id in speaking))
+        posters = [SimPoster(azimuth_world_deg=q.azimuth_deg, distance_m=q.distance_m, height_m=q.height_m,
+                             width_m=q.width_m, photo=q.photo) for q in self.sc.poster]
         return SimWorld(t_ns=time.monotonic_ns(), heading_deg=heading, people=people,
                         shutter_closed=self.shutter_closed, mute=self.mute, lighting=self.lighting,
-                        scenario_time_s=t, camera_present=self.camera_present)
+                        scenario_time_s=t, camera_present=self.camera_present, posters=posters)
 
     # -- main loop ----------------------------------------------------------------------------------
     def wait_for_services(self, stop_flag: list[bool], timeout_s: float = 90.0) -> None:

@@ -19,6 +19,11 @@ from . import geometry as g
 MESH_CROP_PX = 192          # face crops are resized to this square before the mesh runs
 MESH_CROP_SCALE = 2.0       # crop side relative to the detection box's larger side
 MAX_FOLLOWED_MESHES = 4     # tracking-mode meshes kept for followed faces
+PLAUSIBLE_PRESENCE = 0.5   # the mesh's face-presence score a face needs to be confirmed
+CASCADE_MIN_PX = 22         # smallest face the Haar cascade looks for (about 3.5 m at 640x480, 66 deg)
+CASCADE_MAX_PX = 140        # larger faces are the full-frame detector's, which never misses them
+CASCADE_SCALE = 0.75        # the cascade scans a 3/4-size copy of its region
+CASCADE_SCORE = 0.6         # the cascade gives no score: what its boxes count as until verified
 
 
 @dataclass
@@ -29,6 +34,7 @@ class Region:
     y0: int
     x1: int
     y1: int
+    kind: str = "face"          # "face": mediapipe's full-range detector; "cascade": OpenCV's Haar cascade
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Observation:
     pitch_deg: Optional[float] = None
     engagement: float = 0.0
     landmarks: list[tuple[float, float]] = field(default_factory=list)   # normalized to the frame
+    verified: bool = False                       # a second model agreed that this is a face (or body)
 
 
 def zoom_regions(width: int, height: int) -> list[Region]:
@@ -58,6 +65,15 @@ def zoom_regions(width: int, height: int) -> list[Region]:
     y0 = height // 10
     tiles = [Region(f"tile{i}", x, y0, x + tw, y0 + th) for i, x in enumerate((0, width // 4, width // 2))]
     return [Region("full", 0, 0, width, height)] + tiles
+
+
+def cascade_regions(width: int, height: int) -> list[Region]:
+    """Two overlapping halves of the upper three quarters of the frame, for the Haar cascade: where
+    faces too near for the zoom tiles and too small for the full frame stand (eyes above the floor)."""
+    half, overlap = width // 2, width // 10
+    bottom = (height * 3) // 4
+    return [Region("cascade0", 0, 0, half + overlap, bottom, "cascade"),
+            Region("cascade1", half - overlap, 0, width, bottom, "cascade")]
 
 
 def iou(a, b) -> float:
@@ -98,6 +114,19 @@ class Detector:
                                            min_detection_confidence=0.3)
         self.pose = (sol.pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=False,
                                    min_detection_confidence=0.5) if with_pose else None)
+        # A second opinion before a track becomes a person: face-mesh landmark plausibility. A
+        # tracking-mode mesh keeps its landmarks only while its own face-presence score stays above
+        # min_tracking_confidence (a static-mode mesh fits a face to anything it is handed). It has
+        # refused every round, textured thing (a coin, a head phantom, a moon) the full-range detector
+        # took for a face in the tuning set, and accepts most real faces in a frame or two.
+        self.checker = sol.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=False,
+                                              min_detection_confidence=0.3,
+                                              min_tracking_confidence=PLAUSIBLE_PRESENCE)
+        # An independent detector for faces BlazeFace misses when there is no head and shoulders around
+        # them (a face on a plain wall, a cut-out head): OpenCV's frontal Haar cascade, shipped in the wheel.
+        self.cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml"))
+        if self.cascade.empty():
+            raise RuntimeError("OpenCV's frontal face cascade is missing from cv2.data.haarcascades")
         self.min_face_score = min_face_score
         self._crop = np.zeros((MESH_CROP_PX, MESH_CROP_PX, 3), np.uint8)   # reused, scrubbed after use
         # Faces followed from frame to frame get a mesh in tracking mode: it starts from the last
@@ -115,6 +144,7 @@ class Detector:
         start-up chatter) on the first frame, so do it while the caller silences stderr."""
         blank = np.zeros((128, 128, 3), np.uint8)
         self.face.process(blank)
+        self.checker.process(self._crop)
         self.mesh.process(self._crop)
         for mesh in self._followers.values():
             mesh.process(self._crop)
@@ -122,7 +152,7 @@ class Detector:
             self.pose.process(blank)
 
     def close(self) -> None:
-        for m in (self.face, self.mesh, self.pose, *self._followers.values()):
+        for m in (self.face, self.checker, self.mesh, self.pose, *self._followers.values()):
             if m is not None:
                 m.close()
         self._followers.clear()
@@ -156,6 +186,47 @@ class Detector:
                 view.fill(0)
         return suppress_duplicates(found)
 
+    def find_faces_cascade(self, rgb: np.ndarray, region: Region) -> list[tuple[tuple, float, None]]:
+        """Face boxes the Haar cascade finds in a region (no keypoints; they must be verified)."""
+        view = np.ascontiguousarray(rgb[region.y0:region.y1, region.x0:region.x1])
+        gray = cv2.cvtColor(view, cv2.COLOR_RGB2GRAY)
+        view.fill(0)
+        # Scanned at 3/4 size (half the work): the smallest face looked for is then 22 px in the frame.
+        small = cv2.resize(gray, None, fx=CASCADE_SCALE, fy=CASCADE_SCALE, interpolation=cv2.INTER_AREA)
+        gray.fill(0)
+        s = CASCADE_SCALE
+        lo, hi = int(CASCADE_MIN_PX * s), int(CASCADE_MAX_PX * s)
+        found = self.cascade.detectMultiScale(small, scaleFactor=1.15, minNeighbors=4, minSize=(lo, lo),
+                                              maxSize=(hi, hi))
+        small.fill(0)
+        # The cascade's box runs from the brows to the mouth; the detector's from forehead to chin.
+        return [((region.x0 + (x - 0.05 * w) / s, region.y0 + y / s, region.x0 + (x + 1.05 * w) / s,
+                  region.y0 + (y + 1.15 * h) / s), CASCADE_SCORE, None) for x, y, w, h in found]
+
+    def _warp_crop(self, rgb: np.ndarray, box) -> tuple[float, float, float]:
+        """Crop, scale and pad (faces at the image edge) the square around a face box into self._crop."""
+        side = MESH_CROP_SCALE * max(box[2] - box[0], box[3] - box[1])
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        x0, y0 = cx - side / 2, cy - side / 2
+        scale = MESH_CROP_PX / side
+        m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
+        cv2.warpAffine(rgb, m, (MESH_CROP_PX, MESH_CROP_PX), dst=self._crop, flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return x0, y0, side
+
+    def plausible(self, rgb: np.ndarray, box) -> bool:
+        """Does the mesh, with its face-presence check, find a face at this box (one still image)?"""
+        self._crop.fill(0)
+        self.checker.process(self._crop)          # forget the last face: the next call detects afresh
+        x0, y0, side = self._warp_crop(rgb, box)
+        found = self.checker.process(self._crop).multi_face_landmarks
+        self._crop.fill(0)
+        if not found:
+            return False
+        nose = found[0].landmark[g.MESH_NOSE_TIP]
+        u, v = x0 + nose.x * side, y0 + nose.y * side
+        return box[0] <= u <= box[2] and box[1] <= v <= box[3]
+
     def describe_face(self, rgb: np.ndarray, box, score: float, keypoints=None,
                       try_mesh: bool = True, follow_key=None) -> Optional[Observation]:
         """Face mesh on a crop around a face box: landmarks, head pose, engagement, eye span.
@@ -165,15 +236,10 @@ class Detector:
         """
         h, w = rgb.shape[:2]
         side = MESH_CROP_SCALE * max(box[2] - box[0], box[3] - box[1])
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        x0, y0 = cx - side / 2, cy - side / 2
+        x0 = y0 = 0.0
         landmarks = None
         if try_mesh:
-            scale = MESH_CROP_PX / side
-            # An affine warp crops, scales and pads (faces at the image edge) in one step.
-            m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
-            cv2.warpAffine(rgb, m, (MESH_CROP_PX, MESH_CROP_PX), dst=self._crop, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            x0, y0, side = self._warp_crop(rgb, box)
             found = self._mesh_for(follow_key).process(self._crop).multi_face_landmarks
             self._crop.fill(0)
             landmarks = found[0].landmark if found else None
@@ -213,6 +279,8 @@ class Detector:
         obs.yaw_deg, obs.pitch_deg = yaw, pitch
         obs.engagement = g.engagement_from_pose(yaw, pitch)
         obs.landmarks = [(float(pts[i, 0] / w), float(pts[i, 1] / h)) for i in g.MESH_PUBLISHED]
+        # A followed face's mesh runs in tracking mode, whose landmarks pass its face-presence check.
+        obs.verified = follow_key is not None
         return obs
 
     def find_pose(self, rgb: np.ndarray) -> Optional[Observation]:
@@ -257,12 +325,24 @@ class Detector:
     # -- whole frames ---------------------------------------------------------------------------------
     def observe(self, rgb: np.ndarray, regions: Iterable[Region], with_pose: bool = False) -> list[Observation]:
         """Everything found in the given regions (and by the pose model when asked) in one frame."""
-        faces = [self.describe_face(rgb, box, score, kps) for box, score, kps in self.find_faces(rgb, regions)]
-        faces = [f for f in faces if f is not None]
+        regions = list(regions)
+        found = self.find_faces(rgb, [r for r in regions if r.kind == "face"])
+        for r in regions:
+            if r.kind != "cascade":
+                continue
+            found += [c for c in self.find_faces_cascade(rgb, r)
+                      if not any(iou(c[0], f[0]) > 0.2 or contains_centre(f[0], c[0]) for f in found)]
+        faces = []
+        for box, score, kps in suppress_duplicates(found):
+            face = self.describe_face(rgb, box, score, kps)
+            if face is not None:
+                face.verified = self.plausible(rgb, box)
+                faces.append(face)
         if with_pose:
             body = self.find_pose(rgb)
             # The pose model sees one person; skip it when that person's head is already a face.
             if body is not None and not any(same_head(body, f) for f in faces):
+                body.verified = True          # the neck-above-shoulders check is its own plausibility test
                 faces.append(body)
         return faces
 

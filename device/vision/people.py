@@ -19,6 +19,9 @@ class PersonEstimate:
     confidence: float
     source: str
     landmarks: list[tuple[float, float]] = field(default_factory=list)
+    verified: bool = True           # the mesh's face-presence check agreed (see Detector.plausible)
+    head_px: tuple[float, float] = (float("nan"), float("nan"))   # where in the frame (for micro-motion)
+    span_px: float = float("nan")   # the eye span it was measured by, in pixels
 
     def as_dict(self) -> dict:
         return {"bearing_deg": round(self.bearing_deg, 2), "elevation_deg": round(self.elevation_deg, 2),
@@ -30,4 +33,6 @@ def estimate(obs: Observation, model: CameraModel) -> PersonEstimate:
     bearing, elevation = model.bearing_elevation(obs.head_u, obs.head_v)
     depth = g.range_from_span(obs.span_px or 0.0, obs.span_m, model.fx)
     distance = g.ground_distance(depth, bearing) if depth is not None else float("nan")
-    return PersonEstimate(bearing, elevation, distance, obs.engagement, obs.score, obs.source, obs.landmarks)
+    return PersonEstimate(bearing, elevation, distance, obs.engagement, obs.score, obs.source, obs.landmarks,
+                          verified=obs.verified, head_px=(obs.head_u, obs.head_v),
+                          span_px=obs.span_px if obs.span_px else float("nan"))

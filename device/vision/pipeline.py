@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .camera_model import CameraModel
-from .detector import Detector, Observation, Region, iou, same_head, zoom_regions
+from .detector import Detector, Observation, Region, cascade_regions, iou, same_head, zoom_regions
 from .people import PersonEstimate, estimate
 
 
@@ -17,7 +17,10 @@ class FramePipeline:
     """One BGR frame in, observations out; every pixel buffer is overwritten before `process` returns.
 
     The face detector runs on one region at a time, from a schedule that alternates the full frame
-    with the three zoom tiles. Faces already tracked are followed by running the mesh on their
+    with the three zoom tiles, then gives two turns to OpenCV's Haar cascade (one half of the frame
+    each): a second, independent detector for faces BlazeFace misses. A face followed from frame to
+    frame gets a tracking-mode mesh, whose face-presence check is the second opinion a track needs
+    before it becomes a person (it refuses coins, discs and phantoms). Faces already tracked are followed by running the mesh on their
     predicted box, so a far face found once by a zoom tile stays seen on every frame. Like
     mediapipe's own face pipelines, detection is only needed to find newcomers: while every
     followed face was found again, it runs on every other frame. The pose model runs every
@@ -36,7 +39,8 @@ class FramePipeline:
         self.model = model
         full, *tiles = zoom_regions(model.width, model.height)
         self.full, self.tiles = full, tiles
-        self.schedule: list[Region] = [r for tile in tiles for r in (full, tile)]
+        self.schedule: list[Region] = [r for tile in tiles for r in (full, tile)] + \
+            cascade_regions(model.width, model.height)
         self._rgb = np.zeros((model.height, model.width, 3), np.uint8)
         self._lost: list[tuple[float, float]] = []     # centres of followed faces the mesh lost
 
@@ -44,12 +48,12 @@ class FramePipeline:
         """Full frame on even detections; on odd ones the zoom tile of a face the mesh just lost, if
         any, else the next tile in turn (a far face in blur or dim light is found again quickly)."""
         region = self.schedule[self.detect_index % len(self.schedule)]
-        if region is self.full or not self._lost:
+        if region is self.full or region.kind == "cascade" or not self._lost:
             return region
         u, v = self._lost[(self.detect_index // 2) % len(self._lost)]
         return min(self.tiles, key=lambda t: abs((t.x0 + t.x1) / 2 - u) + abs((t.y0 + t.y1) / 2 - v))
 
-    def _find_again(self, rgb: np.ndarray, box) -> Optional[Observation]:
+    def _find_again(self, rgb: np.ndarray, box, verified: bool) -> Optional[Observation]:
         """A followed face the mesh could not fit (turned far, half hidden): look for it with the
         full-range detector in a window three times its size around where it was."""
         h, w = rgb.shape[:2]
@@ -63,12 +67,16 @@ class FramePipeline:
         if not found:
             return None
         best_box, score, kps = max(found, key=lambda f: iou(f[0], box))
-        return self.detector.describe_face(rgb, best_box, score, kps, try_mesh=False)
+        obs = self.detector.describe_face(rgb, best_box, score, kps, try_mesh=False)
+        if obs is not None:
+            obs.verified = verified
+        return obs
 
     def process(self, bgr: np.ndarray, followed: Iterable[tuple] = (),
                 heading_change_deg: float = 0.0) -> list[tuple[PersonEstimate, tuple]]:
-        """People in this frame with their pixel boxes. `followed`: (box, score[, track id]) of
-        tracked faces; with an id the face's mesh runs in tracking mode.
+        """People in this frame with their pixel boxes. `followed`: (box, score[, track id[, verified]])
+        of tracked faces; with an id the face's mesh runs in tracking mode; a face followed as verified
+        is not checked again.
 
         The caller's frame is overwritten (zeros) as soon as it has been converted.
         """
@@ -85,13 +93,18 @@ class FramePipeline:
         all_found = bool(followed) and not self._lost and self.frame_index % 2 == 1
         found = []
         if not (pose_now or all_found):
-            found = self.detector.find_faces(rgb, [self.region_for_this_frame()])
+            region = self.region_for_this_frame()
+            if region.kind == "cascade":
+                found = self.detector.find_faces_cascade(rgb, region)
+            else:
+                found = self.detector.find_faces(rgb, [region])
             self.detect_index += 1
         t2, c2 = time.perf_counter(), time.process_time()
         boxes: list[tuple[tuple, float, Optional[list]]] = list(found)
         # The image moves right by fx * pi/180 pixels per degree the device turned left.
         du = heading_change_deg * self.model.fx * math.pi / 180.0
         keys: dict[int, object] = {}                 # index in boxes -> the followed face it is
+        trusted: set[int] = set()                    # boxes of faces followed as verified
         for entry in followed:
             box, score = entry[0], entry[1]
             key = entry[2] if len(entry) > 2 else None
@@ -99,18 +112,27 @@ class FramePipeline:
             if moved[2] < 0 or moved[0] > w:
                 continue
             overlaps = [i for i, b in enumerate(boxes) if iou(moved, b[0]) >= 0.2]
+            i = overlaps[0] if overlaps else len(boxes)
             if overlaps:
-                keys.setdefault(overlaps[0], key)
+                keys.setdefault(i, key)
+                if iou(moved, boxes[i][0]) >= 0.5:
+                    # Found where it was: the mesh keeps its crop (a tracking-mode mesh starts from
+                    # the last frame's landmarks in crop coordinates; a shifted crop makes it jump).
+                    boxes[i] = (moved, boxes[i][1], boxes[i][2])
             else:
-                keys[len(boxes)] = key
+                keys[i] = key
                 boxes.append((moved, score, None))
+            if len(entry) > 3 and entry[3]:
+                trusted.add(i)
         observations: list[Observation] = []
         self._lost = []
         for i, (box, score, kps) in enumerate(boxes):
+            verified = i in trusted
             obs = self.detector.describe_face(rgb, box, score, kps, follow_key=keys.get(i))
             if obs is None:
-                obs = self._find_again(rgb, box)
+                obs = self._find_again(rgb, box, verified)
             if obs is not None:
+                obs.verified = obs.verified or verified
                 observations.append(obs)
             else:
                 self._lost.append(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
@@ -118,6 +140,7 @@ class FramePipeline:
         if pose_now:
             body = self.detector.find_pose(rgb)
             if body is not None and not any(same_head(body, o) for o in observations):
+                body.verified = True       # the neck-above-shoulders check is its own plausibility test
                 observations.append(body)
         t4, c4 = time.perf_counter(), time.process_time()
         rgb.fill(0)

@@ -36,7 +36,9 @@ class VisionService(Service):
             self.detector.warm_up()
         self.pipeline = FramePipeline(self.detector, self.model, pose_every=vc.pose_every)
         self.tracker = Tracker(confirm_hits=vc.confirm_hits, confirm_span_s=vc.confirm_span_s,
-                               max_missed_s=vc.max_missed_s,
+                               max_missed_s=vc.max_missed_s, motion_spans=vc.motion_spans,
+                               static_after_s=vc.static_after_s, static_hold_s=vc.static_hold_s,
+                               static_memory_s=vc.static_memory_s,
                                gate_deg=vc.gate_deg, fast_turn_dps=vc.fast_turn_dps)
         self.rate = FrameRate(vc.idle_fps, vc.active_fps, vc.wake_boost_s, vc.linger_s)
         self.shutter = ShutterSwitch(vc.shutter_pin, vc.shutter_active_low)
@@ -139,7 +141,7 @@ class VisionService(Service):
         h = heading if heading is not None else 0.0
         change = 0.0 if self._last_heading is None else wrap_deg(h - self._last_heading)
         self._last_heading = h
-        followed = [(t.box, t.confidence, t.track_id) for t in self.tracker.tracks
+        followed = [(t.box, t.confidence, t.track_id, t.verified) for t in self.tracker.tracks
                     if t.box is not None and t.source == "face"]
         seen = self.pipeline.process(frame, followed, heading_change_deg=change)
         del frame                                             # already overwritten by the pipeline
@@ -151,7 +153,7 @@ class VisionService(Service):
                            elevation_deg=round(t.elevation_deg, 3),
                            distance_m=round(t.distance_m, 3) if t.distance_m == t.distance_m else -1.0,
                            engagement=round(min(1.0, max(0.0, t.engagement)), 3),
-                           confidence=round(t.confidence, 3),
+                           confidence=round(t.confidence, 3), static=self.tracker.is_static(t, t_ns),
                            landmarks=[s.Landmark(round(x, 4), round(y, 4)) for x, y in t.landmarks[:64]])
                   for t in sorted(current, key=lambda t: -t.confidence)[: min(16, self.cfg.vision.max_people)]]
         self.pub.publish("vision.people", s.People(t_ns=t_ns, heading_deg=heading, fps=fps, people=people))

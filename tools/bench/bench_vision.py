@@ -1,4 +1,5 @@
-"""Vision benchmark: precision/recall by distance, bearing error, engagement and per-stage time at 640x480."""
+"""Vision benchmark: precision/recall by distance on a tuning set and a held-out report set, phantoms on empty
+scenes with decoys, the rigid-poster rule on frame sequences, bearing error, engagement and per-stage time."""
 from __future__ import annotations
 
 import argparse
@@ -17,15 +18,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from device.sim.camera_render import CAMERA_HEIGHT_M, EYE_BELOW_TOP, render_frame   # noqa: E402
 from device.vision.camera_model import CameraModel, wrap_deg                          # noqa: E402
-from device.vision.detector import Detector, zoom_regions                             # noqa: E402
+from device.vision.detector import Detector, cascade_regions, zoom_regions            # noqa: E402
 from device.vision.people import estimate                                             # noqa: E402
 from device.vision.pipeline import FramePipeline                                      # noqa: E402
 from device.vision.quiet import native_stderr_silenced                                # noqa: E402
 from device.vision.tracker import Tracker                                             # noqa: E402
+from device.vision.people import PersonEstimate                                       # noqa: E402
+from tools.bench import vision_sets as vs                                             # noqa: E402
 from tools.bench.benchmarks_md import write_section                                   # noqa: E402
 
 W, H, HFOV = 640, 480, 66.0
-BANDS = [(0.5, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 3.5)]
+BANDS = [(0.5, 1.5), (1.5, 2.0), (2.0, 3.0), (3.0, 3.5)]
+FPS = 15.0                   # the active frame rate: stream frames are this far apart in scene time
 CONDITIONS = ["clean", "dim", "bright", "blur", "motion blur", "occluded"]
 PHOTOS = ["astronaut", "hopper", "cameraman", "astronaut_mirror", "hopper_mirror", "cameraman_mirror"]
 MATCH_MIN_DEG, MATCH_HEAD_M = 3.0, 0.12   # a match lies within 12 cm of the head (at least 3 deg)
@@ -39,7 +43,7 @@ class Truth:
     elevation: float
     distance: float
     photo: str
-    facing: float             # head yaw away from the camera (deg); beyond 90 the back is seen
+    facing: float = 0.0       # head yaw away from the camera (deg); beyond 90 the back is seen
 
     @property
     def band(self):
@@ -85,10 +89,10 @@ def make_scene(rng: np.random.Generator, band, model: CameraModel):
     return people, truths, str(rng.choice(CONDITIONS))
 
 
-def render(people, truths, condition, heading, seed, room, model):
+def render(people, truths, condition, heading, seed, room, model, t_s=None):
     lighting = {"dim": 0.35, "bright": 1.5}.get(condition, 1.0)
     frame = render_frame(people, heading, HFOV, W, H, lighting=lighting, seed=seed, room=room,
-                         motion_blur_px=9.0 if condition == "motion blur" else 0.0, model=model)
+                         motion_blur_px=9.0 if condition == "motion blur" else 0.0, model=model, t_s=t_s)
     if condition == "blur":
         frame = cv2.GaussianBlur(frame, (0, 0), 1.5)
     if condition == "occluded":              # a raised mug hides the mouth and a cheek
@@ -171,15 +175,215 @@ def pct(x):
     return "n/a" if x != x else f"{100 * x:.1f} %"
 
 
+REPORT_CONDITIONS = ["clean", "clean", "dim", "bright", "blur"]
+CROPS = ["", "", "", "", "", "top", "side", "low"]      # partial crops: forehead, one side, mouth and chin cut off
+SEQ_FRAMES = 75              # rigid-rule sequences: 5 s at the active rate
+PUBLISH_NS = 300_000_000     # the service publishes confirmed tracks seen this recently
+
+
+def pick_bearings(rng, count, spread=HFOV / 2 - 6, apart=12.0):
+    used = []
+    for _ in range(count):
+        for _try in range(30):
+            b = float(rng.uniform(-spread, spread))
+            if all(abs(b - u) > apart for u in used):
+                break
+        used.append(b)
+    return used
+
+
+def report_scene(rng, band, names=vs.REPORT_LFW, decoy_set="report"):
+    """Held-out: one or two LFW heads of the report half (tinted, some partly cropped) in a room or on a
+    plain wall, often with a decoy of the report half beside them."""
+    count = 2 if rng.random() < 0.25 else 1
+    bearings = pick_bearings(rng, count + 1)
+    heads, truths = [], []
+    for b in bearings[:count]:
+        dist = float(rng.uniform(*band))
+        elevation = float(rng.uniform(-8.0, 16.0))
+        idx, tone, crop = int(rng.choice(names)), int(rng.integers(len(vs.SKIN_TONES))), str(rng.choice(CROPS))
+        heads.append((idx, tone, crop, b, dist, CAMERA_HEIGHT_M + dist * math.tan(math.radians(elevation))))
+        truths.append(Truth(b, elevation, dist, f"lfw {crop or 'whole'}"))
+    names_d = [n for n, d in vs.decoys().items() if d[0] == decoy_set]
+    decoys = [(str(rng.choice(names_d)), bearings[-1], float(rng.uniform(1.0, 3.0)), float(rng.uniform(0.9, 1.8)))] \
+        if rng.random() < 0.5 else []
+    return dict(heads=heads, decoys=decoys, truths=truths, background="wall" if rng.random() < 0.25 else "room",
+                condition=str(rng.choice(REPORT_CONDITIONS)))
+
+
+def empty_scene(rng, decoy_set):
+    names_d = [n for n, d in vs.decoys().items() if d[0] == decoy_set]
+    count = int(rng.integers(1, 3))
+    decoys = [(str(rng.choice(names_d)), b, float(rng.uniform(0.8, 3.0)), float(rng.uniform(0.9, 1.8)))
+              for b in pick_bearings(rng, count, apart=18.0)]
+    return dict(heads=[], decoys=decoys, truths=[], background="wall" if rng.random() < 0.25 else "room",
+                condition=str(rng.choice(REPORT_CONDITIONS)))
+
+
+def draw_scene(scene, model, heading, room, seed, t_s=None, posters=(), key=0):
+    """One frame of a scene of LFW heads and decoys (heads move as living heads when t_s is given)."""
+    if scene["background"] == "wall":
+        frame = vs.plain_wall(W, H, seed=seed)
+        if posters:
+            raise ValueError("posters hang in rooms")
+    else:
+        frame = render_frame([], heading, HFOV, W, H, seed=seed, room=room, model=model,
+                             posters=[dict(p, azimuth_world_deg=p["azimuth_world_deg"] + heading) for p in posters])
+    for name, b, d, h in scene["decoys"]:
+        vs.place_decoy(frame, model, name, b, d, h)
+    for j, (idx, tone, crop, b, d, eye_h) in enumerate(scene["heads"]):
+        vs.place_head(frame, model, vs.lfw_head(idx, tone, crop), b, d, eye_h, t_s=t_s, key=key + j)
+    for idx, tone, b, d, eye_h in scene.get("prints", ()):
+        vs.poster_of_head(frame, model, vs.lfw_head(idx, tone), b, d, eye_h)
+    c = scene["condition"]
+    if c == "dim":
+        noise = np.random.default_rng(seed).normal(0.0, 2.5, frame.shape[:2])[..., None]
+        frame = np.clip(frame * 0.35 + noise, 0, 255).astype(np.uint8)
+    elif c == "bright":
+        frame = cv2.convertScaleAbs(frame, alpha=1.5)
+    elif c == "blur":
+        frame = cv2.GaussianBlur(frame, (0, 0), 1.5)
+    return frame
+
+
+class Timing:
+    """Per-stage times of the service's pipeline, and a reference measured on the same frames in the
+    same run: one call of mediapipe's full-range face detector on the whole frame."""
+
+    def __init__(self):
+        self.stage_ms = {k: [] for k in ("convert", "detect", "mesh", "pose", "track", "total")}
+        self.stage_cpu = {k: [] for k in self.stage_ms}
+        self.reference_ms, self.reference_cpu, self.render_ms, self.still_ms = [], [], [], []
+
+    def reference(self, detector, frame):
+        rgb = np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        t0, c0 = time.perf_counter(), time.process_time()
+        detector.face.process(rgb)
+        self.reference_ms.append((time.perf_counter() - t0) * 1e3)
+        self.reference_cpu.append((time.process_time() - c0) * 1e3)
+        rgb.fill(0)
+
+
+def run_stream(detector, model, draw, heading, frames, key, timing=None, every=None):
+    """The service's per-frame pipeline and tracker over `frames` frames drawn by draw(f, t_s).
+    Returns the tracks published after the last frame, and `every(f, t_ns, published, tracker)` is
+    called after each frame."""
+    pipeline = FramePipeline(detector, model, pose_every=8)
+    tracker = Tracker(confirm_hits=3)
+    published = []
+    for f in range(frames):
+        t_r = time.perf_counter()
+        frame = draw(f, f / FPS)
+        if timing is not None:
+            timing.render_ms.append((time.perf_counter() - t_r) * 1e3)
+            if f % 4 == 2:
+                timing.reference(detector, frame)
+        t_ns = int(f / FPS * 1e9)
+        followed = [(t.box, t.confidence, (key, t.track_id), t.verified) for t in tracker.tracks
+                    if t.box is not None and t.source == "face"]
+        seen = pipeline.process(frame, followed)
+        t1, c1 = time.perf_counter(), time.process_time()
+        published = [t for t in tracker.update(t_ns, seen, heading) if t_ns - t.last_ns <= PUBLISH_NS]
+        track_ms, track_cpu = (time.perf_counter() - t1) * 1e3, (time.process_time() - c1) * 1e3
+        if timing is not None:
+            for k, value in pipeline.timings_ms.items():
+                timing.stage_ms[k].append(value + (track_ms if k == "total" else 0.0))
+                timing.stage_cpu[k].append(pipeline.cpu_ms[k] + (track_cpu if k == "total" else 0.0))
+            timing.stage_ms["track"].append(track_ms)
+            timing.stage_cpu["track"].append(track_cpu)
+        if every is not None:
+            every(f, t_ns, published, tracker)
+    return published, tracker
+
+
+def as_estimates(tracks, heading):
+    return [PersonEstimate(wrap_deg(t.world_az_deg - heading), t.elevation_deg, t.distance_m, t.engagement,
+                           t.confidence, t.source) for t in tracks]
+
+
+def still_people(detector, model, frame):
+    """What `swivel vision detect` reports: every region, the cascade, pose; verified only."""
+    rgb = np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    obs = detector.observe(rgb, zoom_regions(W, H) + cascade_regions(W, H), with_pose=True)
+    rgb.fill(0)
+    return [estimate(o, model) for o in obs if o.verified]
+
+
+def rigid_sequences(detector, model, rng, count):
+    """A print of a face on the wall (an LFW face of the report half, framed, or one of the simulator's
+    photographs as a poster) and a living head elsewhere, in a room, for SEQ_FRAMES frames.
+    Returns per sequence: (print ever published as not static, print published at the end as static,
+    person published not static at the end, seconds until the person was first published not static)."""
+    out = []
+    for k in range(count):
+        heading = float(rng.uniform(-180, 180))
+        b_print, b_person = pick_bearings(rng, 2, spread=HFOV / 2 - 10, apart=20.0)
+        d_print, d_person = float(rng.uniform(1.0, 2.5)), float(rng.uniform(1.0, 2.5))
+        eye_print, eye_person = float(rng.uniform(1.1, 1.5)), float(rng.uniform(1.1, 1.4))
+        sim_poster = k % 2 == 1
+        scene = dict(heads=[(int(rng.choice(vs.REPORT_LFW)), int(rng.integers(6)), "", b_person, d_person,
+                             eye_person)], decoys=[], truths=[], background="room",
+                     condition=str(rng.choice(["clean", "dim"])))
+        posters = []
+        if sim_poster:
+            photo = str(rng.choice(PHOTOS))
+            posters = [dict(azimuth_world_deg=b_print, distance_m=d_print, height_m=eye_print, width_m=0.45,
+                            photo=photo)]
+        else:
+            scene["prints"] = [(int(rng.choice(vs.REPORT_LFW)), int(rng.integers(6)), b_print, d_print, eye_print)]
+        state = dict(print_moving=False, person_alive_s=None)
+
+        def near(t, b):
+            return abs(wrap_deg(t.world_az_deg - heading - b)) < 6.0
+
+        def every(f, t_ns, published, tracker):
+            for t in published:
+                static = tracker.is_static(t, t_ns)
+                if near(t, b_print) and not static:
+                    state["print_moving"] = True
+                if near(t, b_person) and not static and state["person_alive_s"] is None:
+                    state["person_alive_s"] = t_ns / 1e9
+            state["end"] = [(near(t, b_print), near(t, b_person), tracker.is_static(t, t_ns)) for t in published]
+
+        run_stream(detector, model, lambda f, t_s: draw_scene(scene, model, heading, k % 4, 20_000 * k + f, t_s,
+                                                              posters=posters, key=500 + k),
+                   heading, SEQ_FRAMES, ("rigid", k), every=every)
+        end = state.get("end", [])
+        out.append(dict(kind="simulator photograph" if sim_poster else "LFW print",
+                        print_moving=state["print_moving"],
+                        print_static_end=any(p and s for p, _, s in end),
+                        print_seen_end=any(p for p, _, _ in end),
+                        person_alive_end=any(q and not s for _, q, s in end),
+                        person_alive_s=state["person_alive_s"]))
+    return out
+
+
+def tally_table(lines, title, still, stream):
+    lines.append(f"**{title}**\n")
+    lines.append("| distance | still precision | still recall | service precision | service recall |")
+    lines.append("| --- | --- | --- | --- | --- |")
+    labels = {BANDS[0]: "under 1.5 m", BANDS[1]: "1.5-2 m", BANDS[2]: "2-3 m", BANDS[3]: "over 3 m"}
+    for b in BANDS:
+        lines.append(f"| {labels[b]} | {pct(still.precision([b]))} | {pct(still.recall([b]))} | "
+                     f"{pct(stream.precision([b]))} | {pct(stream.recall([b]))} |")
+    near3, near2 = BANDS[:3], BANDS[:2]
+    lines.append(f"| **up to 3 m** | **{pct(still.precision(near3))}** | {pct(still.recall(near3))} | "
+                 f"**{pct(stream.precision(near3))}** | {pct(stream.recall(near3))} |")
+    lines.append(f"| **up to 2 m** | {pct(still.precision(near2))} | **{pct(still.recall(near2))}** | "
+                 f"{pct(stream.precision(near2))} | **{pct(stream.recall(near2))}** |")
+    lines.append("")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="a small smoke run (a few scenes per band)")
-    ap.add_argument("--scenes", type=int, default=None, help="scenes per distance band (default 60, quick 6)")
+    ap.add_argument("--scenes", type=int, default=None, help="scenes per distance band and set (default 40, quick 4)")
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args(argv)
-    per_band = args.scenes or (6 if args.quick else 60)
+    per_band = args.scenes or (4 if args.quick else 40)
     empties = max(4, per_band)
+    rigid_count = max(2, per_band // 2)
     rng = np.random.default_rng(args.seed)
     model = CameraModel.from_hfov(W, H, HFOV)
     with native_stderr_silenced():
@@ -187,144 +391,201 @@ def main(argv=None) -> int:
         detector.warm_up()
         render_frame([dict(azimuth_world_deg=0.0, distance_m=1.0, photo=p) for p in PHOTOS[:3]], 0.0)
 
-    scenes = []
-    for band in BANDS:
-        for _ in range(per_band):
-            scenes.append(make_scene(rng, band, model))
-    for _ in range(empties):
-        scenes.append(([], [], str(rng.choice(CONDITIONS))))
-
-    still, stream = Tally(), Tally()
-    by_condition = {c: Tally() for c in CONDITIONS}
-    stage_ms: dict[str, list[float]] = {k: [] for k in ("convert", "detect", "mesh", "pose", "track", "total")}
-    stage_cpu: dict[str, list[float]] = {k: [] for k in stage_ms}
-    still_ms, render_ms = [], []
-    empty_fp_still = empty_fp_stream = 0
+    timing = Timing()
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
-    for k, (people, truths, condition) in enumerate(scenes):
+
+    # -- tuning set: the simulator's photographs (what thresholds were chosen on) ------------------------
+    tune_scenes = [make_scene(rng, band, model) for band in BANDS for _ in range(per_band)]
+    tune_scenes += [([], [], str(rng.choice(CONDITIONS))) for _ in range(empties)]
+    tune_still, tune_stream = Tally(), Tally()
+    by_condition = {c: Tally() for c in CONDITIONS}
+    tune_fp_still = tune_fp_stream = 0
+    for k, (people, truths, condition) in enumerate(tune_scenes):
         heading = float(rng.uniform(-180, 180))
         room = k % 4
-        world_people = [dict(p, azimuth_world_deg=p["azimuth_world_deg"] + heading) for p in people]
-        # Still image, every region and the pose model (what `swivel vision detect` does).
-        frame = render(world_people, truths, condition, heading, seed=k, room=room, model=model)
-        rgb = np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        world_people = [dict(p, id=k * 10 + j, azimuth_world_deg=p["azimuth_world_deg"] + heading)
+                        for j, p in enumerate(people)]
+        decoys = [] if people and rng.random() < 0.7 else [
+            (n, b, float(rng.uniform(0.8, 3.0)), float(rng.uniform(0.9, 1.8)))
+            for n, b in zip(rng.choice([n for n, d in vs.decoys().items() if d[0] == "tuning"], 2),
+                            pick_bearings(rng, 2, apart=18.0))
+            if all(abs(b - t.bearing) > 12 for t in truths)]
+
+        def draw(f, t_s, seed=None):
+            frame = render(world_people, truths, condition, heading, seed=10_000 * k + f if seed is None else seed,
+                           room=room, model=model, t_s=t_s)
+            for name, b, d, h in decoys:
+                vs.place_decoy(frame, model, name, b, d, h)
+            return frame
         t0 = time.perf_counter()
-        preds = [estimate(o, model) for o in detector.observe(rgb, zoom_regions(W, H), with_pose=True)]
-        still_ms.append((time.perf_counter() - t0) * 1e3)
-        still.add(preds, truths)
-        empty_fp_still += len(preds) if not truths else 0
-        # Streaming: the service's per-frame pipeline and tracker over a few frames of the same scene.
-        pipeline = FramePipeline(detector, model, pose_every=8)
-        tracker = Tracker(confirm_hits=3)
-        confirmed = []
-        for f in range(STREAM_FRAMES):
-            t_r = time.perf_counter()
-            frame = render(world_people, truths, condition, heading, seed=10_000 * k + f, room=room, model=model)
-            render_ms.append((time.perf_counter() - t_r) * 1e3)
-            t_ns = f * 66_000_000
-            followed = [(t.box, t.confidence, (k, t.track_id)) for t in tracker.tracks
-                        if t.box is not None and t.source == "face"]
-            seen = pipeline.process(frame, followed)
-            t1, c1 = time.perf_counter(), time.process_time()
-            # What the service publishes: confirmed tracks seen within the last 0.3 s.
-            confirmed = [t for t in tracker.update(t_ns, seen, heading) if t_ns - t.last_ns <= 300_000_000]
-            track_ms, track_cpu = (time.perf_counter() - t1) * 1e3, (time.process_time() - c1) * 1e3
-            for key, value in pipeline.timings_ms.items():
-                stage_ms[key].append(value + (track_ms if key == "total" else 0.0))
-                stage_cpu[key].append(pipeline.cpu_ms[key] + (track_cpu if key == "total" else 0.0))
-            stage_ms["track"].append(track_ms)
-            stage_cpu["track"].append(track_cpu)
-        from device.vision.people import PersonEstimate
-        preds = [PersonEstimate(wrap_deg(t.world_az_deg - heading), t.elevation_deg, t.distance_m, t.engagement,
-                                t.confidence, t.source) for t in confirmed]
-        stream.add(preds, truths)
+        preds = still_people(detector, model, draw(0, None, seed=k))
+        timing.still_ms.append((time.perf_counter() - t0) * 1e3)
+        tune_still.add(preds, truths)
+        tune_fp_still += bool(preds) if not truths else 0
+        published, _ = run_stream(detector, model, draw, heading, STREAM_FRAMES, ("tune", k), timing)
+        preds = as_estimates(published, heading)
+        tune_stream.add(preds, truths)
         by_condition[condition].add(preds, truths)
-        empty_fp_stream += len(preds) if not truths else 0
+        tune_fp_stream += bool(preds) if not truths else 0
+
+    # -- report set: LFW heads of the report half and the report decoys (never tuned on) -----------------
+    rep_scenes = [report_scene(rng, band) for band in BANDS for _ in range(per_band)]
+    rep_scenes += [empty_scene(rng, "report") for _ in range(empties)]
+    rep_still, rep_stream = Tally(), Tally()
+    by_crop: dict[str, list[bool]] = {}
+    by_tone: dict[int, list[bool]] = {}
+    rep_fp_still = rep_fp_stream = 0
+    phantom_kinds: dict[str, int] = {}
+    for k, scene in enumerate(rep_scenes):
+        heading = float(rng.uniform(-180, 180))
+        room = k % 4
+        truths = scene["truths"]
+
+        def draw(f, t_s, seed=None):
+            return draw_scene(scene, model, heading, room, 30_000 + 100 * k + f if seed is None else seed, t_s,
+                              key=7000 + 10 * k)
+        t0 = time.perf_counter()
+        preds = still_people(detector, model, draw(0, None, seed=k))
+        timing.still_ms.append((time.perf_counter() - t0) * 1e3)
+        rep_still.add(preds, truths)
+        rep_fp_still += bool(preds) if not truths else 0
+        published, _ = run_stream(detector, model, draw, heading, STREAM_FRAMES, ("report", k), timing)
+        preds = as_estimates(published, heading)
+        rep_stream.add(preds, truths)
+        matched, extra, _ = match(preds, truths)
+        found = {id(t) for _, t in matched}
+        for (idx, tone, crop, *_), t in zip(scene["heads"], truths):
+            if t.distance <= 3.0:
+                by_crop.setdefault(crop or "whole", []).append(id(t) in found)
+                by_tone.setdefault(tone, []).append(id(t) in found)
+        if not truths:
+            rep_fp_stream += bool(preds)
+            if preds:
+                for name, *_ in scene["decoys"]:
+                    phantom_kinds[name] = phantom_kinds.get(name, 0) + 1
+
+    # -- the rigid-poster rule on frame sequences ----------------------------------------------------
+    rigid = rigid_sequences(detector, model, rng, rigid_count)
     elapsed = time.perf_counter() - started
     detector.close()
 
     near3, near2 = BANDS[:3], BANDS[:2]
-    lines = []
     cmd = "nice .venv/bin/python tools/bench/bench_vision.py" + (" --quick" if args.quick else "") + \
         (f" --scenes {args.scenes}" if args.scenes else "") + (f" --seed {args.seed}" if args.seed != 4 else "")
-    faces = sum(1 for _, ts, _ in scenes for t in ts if not t.back)
-    backs = sum(1 for _, ts, _ in scenes for t in ts if t.back)
-    lines.append("## Vision (mediapipe 0.10.18 on real photographs composited into rendered rooms, 640x480, "
-                 "66 deg hfov)\n")
-    lines.append(f"Command: `{cmd}` ({len(scenes)} scenes: {faces} people facing the camera, {backs} turned "
-                 f"away, {empties} empty rooms; {elapsed:.0f} s).\n")
-    lines.append("Set: scikit-image's astronaut and cameraman and matplotlib's Grace Hopper (and their mirror "
-                 "images), cut out with selfie segmentation and scaled by a pinhole model at 0.5-3.5 m, bearings "
-                 "across the view, eyes between -8 and +16 deg elevation, one or two people per scene, in four "
-                 "synthetic rooms (with framed photographs of a cat, coffee and a rocket on the walls), heads "
-                 "turned 0, 15, 45 or 60 deg or the back turned, each "
-                 "scene under one of: clean, dim (x0.35 + sensor noise), bright (x1.5), Gaussian blur (1.5 px), "
-                 "motion blur (9 px), a mug hiding the mouth and a cheek. A prediction matches a person when it "
-                 f"lies within {MATCH_HEAD_M * 100:g} cm of their head sideways (at least {MATCH_MIN_DEG:g} deg of "
-                 "bearing; 1.5 times that in elevation): 13.5 deg at 0.5 m, 3.4 deg at 2 m. The truth is the head's "
-                 "turning axis at eye height.\n")
-    lines.append("*still* = one frame, every detector region plus pose (`swivel vision detect`); *service* = the "
-                 f"service's per-frame pipeline and tracker over {STREAM_FRAMES} frames of the scene, as the "
-                 "service publishes them: confirmed (3 detections, or 2 at least 0.4 s apart) and seen in the last "
-                 "0.3 s.\n")
-    lines.append("| distance | still precision | still recall | service precision | service recall |")
-    lines.append("| --- | --- | --- | --- | --- |")
-    for b in BANDS:
-        lines.append(f"| {b[0]:g}-{b[1]:g} m | {pct(still.precision([b]))} | {pct(still.recall([b]))} | "
-                     f"{pct(stream.precision([b]))} | {pct(stream.recall([b]))} |")
-    lines.append(f"| **up to 3 m** | **{pct(still.precision(near3))}** | {pct(still.recall(near3))} | "
-                 f"**{pct(stream.precision(near3))}** | {pct(stream.recall(near3))} |")
-    lines.append(f"| **up to 2 m** | {pct(still.precision(near2))} | **{pct(still.recall(near2))}** | "
-                 f"{pct(stream.precision(near2))} | **{pct(stream.recall(near2))}** |")
+    lines = ["## Vision (mediapipe 0.10.18 and OpenCV's Haar cascade, 640x480, 66 deg hfov)\n"]
+    lines.append(f"Command: `{cmd}` ({len(tune_scenes)} tuning scenes, {len(rep_scenes)} report scenes, "
+                 f"{len(rigid)} poster sequences of {SEQ_FRAMES} frames; {elapsed:.0f} s).\n")
+    lines.append("What runs: per frame the service's pipeline (mediapipe's full-range face detector on one region "
+                 "by turns: the full frame and three zoom tiles; OpenCV's frontal Haar cascade on one half of the "
+                 "frame by turns; face mesh on every face found or followed; pose every 8th frame). A track "
+                 "becomes a person only after a second model agreed at least once: mediapipe's short-range "
+                 "detector on a crop twice the face (or the pose model's own neck check). A face whose head shows "
+                 "no micro-motion (block medians of its position and size over 4 s, while the device stands "
+                 "still) is published `static` and the policy does not turn to it.\n")
+    lines.append("*still* = one frame, every region, the cascade and pose, verified faces only (`swivel vision "
+                 f"detect`); *service* = the pipeline and tracker over {STREAM_FRAMES} frames at {FPS:g} fps of "
+                 "scene time (living heads sway and breathe), what the service publishes at the end: confirmed and "
+                 "seen in the last 0.3 s. A prediction matches a person within 12 cm of their head sideways "
+                 f"(at least {MATCH_MIN_DEG:g} deg of bearing; 1.5 times that in elevation).\n")
+    lines.append("### Report set (held out: never looked at while tuning)\n")
+    lines.append("Faces: the 50 LFW crops of the report half (`lfw_subset` 50-99 of scikit-image: 50 other people, "
+                 "many ages, glasses, beards), each tinted with one of six skin tones from light to dark, drawn as a "
+                 "head without a body (the 25 px crop enlarged and placed so its eye corners span 90 mm), 3 in 8 of "
+                 "them partly cropped (forehead, one side, or mouth and chin cut off), one or two per scene at "
+                 "0.5-3.5 m, eyes -8..+16 deg, in one of four synthetic rooms (with framed photographs of a cat, "
+                 "coffee and a rocket) or on a plain wall, half of the scenes with a decoy of the report half beside "
+                 "them: " + ", ".join(n for n, d in vs.decoys().items() if d[0] == "report") + ". Conditions: clean, "
+                 "dim (x0.35 + noise), bright (x1.5), blur (1.5 px). Empty scenes: one or two report decoys, "
+                 "nobody.\n")
+    tally_table(lines, "Report set", rep_still, rep_stream)
+    lines.append(f"Phantom people in the {empties} empty report scenes: still {rep_fp_still} "
+                 f"({pct(rep_fp_still / empties)}), service {rep_fp_stream} ({pct(rep_fp_stream / empties)})"
+                 + (" (with: " + ", ".join(f"{n} {c}" for n, c in phantom_kinds.items()) + ")" if phantom_kinds else "")
+                 + ".\n")
+    lines.append("Service recall up to 3 m by crop: " + ", ".join(
+        f"{c} {pct(np.mean(v))} (n={len(v)})" for c, v in sorted(by_crop.items())) + "; by skin tone (light to dark): "
+        + ", ".join(f"{pct(np.mean(v))} (n={len(v)})" for _, v in sorted(by_tone.items())) + ".\n")
+    lines.append("### Posters and photographs of faces (report set; the service's rigid rule)\n")
+    lines.append(f"{len(rigid)} sequences of {SEQ_FRAMES / FPS:g} s in a room: a print of a face on the wall (an LFW "
+                 "face of the report half in a frame, or one of the simulator's photographs as a poster) and a living "
+                 "head elsewhere (an LFW head that sways and breathes, seated still). The detector finds the print "
+                 "(it is a face); the rule must keep it `static`.\n")
+    pm = sum(r["print_moving"] for r in rigid)
+    ps = sum(r["print_static_end"] for r in rigid)
+    pseen = sum(r["print_seen_end"] for r in rigid)
+    alive = [r for r in rigid if r["person_alive_end"]]
+    alive_s = [r["person_alive_s"] for r in rigid if r["person_alive_s"] is not None]
+    lines.append("| | result |")
+    lines.append("| --- | --- |")
+    lines.append(f"| prints ever published not static (a target) | {pm} of {len(rigid)} |")
+    lines.append(f"| prints published static at the end | {ps} of {pseen} published |")
+    lines.append(f"| living heads published not static at the end | {len(alive)} of {len(rigid)} |")
+    if alive_s:
+        lines.append(f"| time until a living head is published not static, median / max | "
+                     f"{np.median(alive_s):.1f} / {max(alive_s):.1f} s |")
     lines.append("")
-    lines.append(f"False people in the {empties} empty rooms: still {empty_fp_still}, service {empty_fp_stream}. "
-                 f"Turned-away people found (pose model, no face visible): still {still.back_found}/{still.back_total}, "
-                 f"service {stream.back_found}/{stream.back_total}.\n")
-    lines.append("| quality | still | service |")
+    lines.append("### Tuning set (what the thresholds were chosen on)\n")
+    lines.append("scikit-image's astronaut and cameraman and matplotlib's Grace Hopper (and their mirror images), cut "
+                 "out with selfie segmentation (the simulator's people), heads turned 0, 15, 45 or 60 deg or the back "
+                 "turned, under clean, dim, bright, blur, motion blur (9 px) or a mug hiding the mouth; 30 % of the "
+                 "scenes and every empty one with decoys of the tuning half: "
+                 + ", ".join(n for n, d in vs.decoys().items() if d[0] == "tuning") + ". (The verifier's threshold "
+                 "and the micro-motion threshold were also checked on LFW crops 0-49, the tuning half.)\n")
+    tally_table(lines, "Tuning set", tune_still, tune_stream)
+    lines.append(f"Phantom people in the {empties} empty tuning scenes: still {tune_fp_still}, service "
+                 f"{tune_fp_stream}. Turned-away people found (pose model, no face visible): service "
+                 f"{tune_stream.back_found}/{tune_stream.back_total}.\n")
+    lines.append("| quality (tuning set) | still | service |")
     lines.append("| --- | --- | --- |")
-    for name, tally in (("bearing error median / p95 / max (deg)", None),):
-        st, sv = np.array(still.bearing_err), np.array(stream.bearing_err)
-        lines.append(f"| {name} | {np.median(st):.2f} / {np.percentile(st, 95):.2f} / {st.max():.2f} | "
-                     f"{np.median(sv):.2f} / {np.percentile(sv, 95):.2f} / {sv.max():.2f} |")
-    lines.append(f"| distance error median / p95 (relative) | {pct(np.median(still.dist_err))} / "
-                 f"{pct(np.percentile(still.dist_err, 95))} | {pct(np.median(stream.dist_err))} / "
-                 f"{pct(np.percentile(stream.dist_err, 95))} |")
-    lines.append(f"| engagement accuracy (engaged = engagement >= 0.5) | {pct(np.mean(still.engagement))} | "
-                 f"{pct(np.mean(stream.engagement))} |")
+    st, sv = np.array(tune_still.bearing_err), np.array(tune_stream.bearing_err)
+    lines.append(f"| bearing error median / p95 / max (deg) | {np.median(st):.2f} / {np.percentile(st, 95):.2f} / "
+                 f"{st.max():.2f} | {np.median(sv):.2f} / {np.percentile(sv, 95):.2f} / {sv.max():.2f} |")
+    rv_b = np.array(rep_stream.bearing_err) if rep_stream.bearing_err else np.array([np.nan])
+    lines.append(f"| distance error median / p95 (relative) | {pct(np.median(tune_still.dist_err))} / "
+                 f"{pct(np.percentile(tune_still.dist_err, 95))} | {pct(np.median(tune_stream.dist_err))} / "
+                 f"{pct(np.percentile(tune_stream.dist_err, 95))} |")
+    lines.append(f"| engagement accuracy (engaged = engagement >= 0.5) | {pct(np.mean(tune_still.engagement))} | "
+                 f"{pct(np.mean(tune_stream.engagement))} |")
     lines.append("")
-    lines.append("Engagement accuracy of the service by how far the head is turned (engaged = within 30 deg; "
-                 "the renderer turns the head in 3D with the face mesh): " + ", ".join(
-                     f"{g} {pct(np.mean(v))} (n={len(v)})" for g, v in sorted(stream.engagement_by.items())) + ".\n")
-    lines.append("Service recall and precision up to 3 m by condition: " + ", ".join(
+    lines.append(f"Bearing error of the service on the report set: median {np.median(rv_b):.2f}, p95 "
+                 f"{np.percentile(rv_b, 95):.2f} deg.\n")
+    lines.append("Engagement accuracy of the service by how far the head is turned (tuning set): " + ", ".join(
+        f"{g} {pct(np.mean(v))} (n={len(v)})" for g, v in sorted(tune_stream.engagement_by.items())) + ".\n")
+    lines.append("Service recall and precision up to 3 m by condition (tuning set): " + ", ".join(
         f"{c} {pct(t.recall(near3))} / {pct(t.precision(near3))}" for c, t in by_condition.items()) + ".\n")
-    lines.append("Time per frame at 640x480 on this machine (ms; the service's pipeline over all scenes and "
-                 "frames, empty rooms included; face detection runs on one region per frame, and only on every "
-                 "other frame while every tracked face was found again; pose replaces it on one frame in 8):\n")
-    lines.append("| stage | wall median | wall mean | wall p95 | CPU median | CPU mean | CPU p95 |")
+    lines.append("### Time per frame\n")
+    ref, ref_cpu = np.median(timing.reference_ms), np.median(timing.reference_cpu)
+    total, total_cpu = np.median(timing.stage_ms["total"]), np.median(timing.stage_cpu["total"])
+    lines.append("The service's pipeline over every frame of both sets (ms), and the reference measured on the same "
+                 "frames in the same run: one call of mediapipe's full-range face detector on the whole frame "
+                 f"(median {ref:.2f} ms wall, {ref_cpu:.2f} ms CPU). Ratio = pipeline median / reference median.\n")
+    lines.append("| stage | wall median | wall mean | wall p95 | CPU median | CPU p95 | median / reference |")
     lines.append("| --- | --- | --- | --- | --- | --- | --- |")
-    labels = {"convert": "BGR to RGB (then the frame is zeroed)", "detect": "face detection (one region)",
-              "mesh": "face mesh (every face found or followed)", "pose": "pose (scheduled)",
+    labels = {"convert": "BGR to RGB (then the frame is zeroed)",
+              "detect": "detection (one region: face detector or cascade)",
+              "mesh": "verification and face mesh (every face found or followed)", "pose": "pose (scheduled)",
               "track": "tracker", "total": "**whole per-frame pipeline**"}
     for key, label in labels.items():
-        v = np.array(stage_ms[key])
-        c = np.array(stage_cpu[key])
+        v, c = np.array(timing.stage_ms[key]), np.array(timing.stage_cpu[key])
         lines.append(f"| {label} | {np.median(v):.2f} | {v.mean():.2f} | {np.percentile(v, 95):.2f} | "
-                     f"{np.median(c):.2f} | {c.mean():.2f} | {np.percentile(c, 95):.2f} |")
-    sv = np.array(still_ms)
-    rv = np.array(render_ms)
-    lines.append(f"| still image, every region + pose (CLI) | {np.median(sv):.2f} | {sv.mean():.2f} | "
-                 f"{np.percentile(sv, 95):.2f} | | | |")
+                     f"{np.median(c):.2f} | {np.percentile(c, 95):.2f} | {np.median(v) / ref:.2f} |")
+    sv_ms, rv = np.array(timing.still_ms), np.array(timing.render_ms)
+    lines.append(f"| still image, every region + cascade + pose (CLI) | {np.median(sv_ms):.2f} | {sv_ms.mean():.2f} | "
+                 f"{np.percentile(sv_ms, 95):.2f} | | | {np.median(sv_ms) / ref:.2f} |")
     lines.append(f"| simulated camera render (not on the device) | {np.median(rv):.2f} | {rv.mean():.2f} | "
                  f"{np.percentile(rv, 95):.2f} | | | |")
     lines.append("\nLoad average of this shared 2-core machine during the run (other engineers' work included; "
                  "wall-clock figures include waiting for a core, CPU time is what the work costs): "
                  f"{load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.\n")
-    lines.append("")
-    total, total_cpu = np.median(stage_ms["total"]), np.median(stage_cpu["total"])
-    checks = [("precision >= 95 % up to 3 m (service)", stream.precision(near3) >= 0.95),
-              ("recall >= 90 % up to 2 m (service)", stream.recall(near2) >= 0.90),
-              ("bearing error <= 2 deg (service p95)", np.percentile(stream.bearing_err, 95) <= 2.0),
+    empty_rate = rep_fp_stream / empties
+    checks = [("precision >= 97 % up to 3 m (service, report set)", rep_stream.precision(near3) >= 0.97),
+              ("recall >= 92 % up to 2 m (service, report set)", rep_stream.recall(near2) >= 0.92),
+              ("recall >= 80 % at 2-3 m (service, report set)", rep_stream.recall([BANDS[2]]) >= 0.80),
+              ("phantom people in <= 1 % of empty scenes (service, report set)", empty_rate <= 0.01),
+              ("no print of a face ever a target", pm == 0),
+              ("every living head a target by the end", len(alive) == len(rigid)),
+              ("bearing error <= 2 deg (service p95, tuning set)", np.percentile(sv, 95) <= 2.0),
               (f"whole per-frame pipeline <= 15 ms median (CPU time {total_cpu:.1f} ms)", total_cpu <= 15.0),
               (f"the same in wall-clock time on the shared machine ({total:.1f} ms)", total <= 15.0)]
     lines.append("Targets: " + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in checks) + ".")
