@@ -9,9 +9,10 @@ The translation follows the policy language's structure, not a list of today's f
   peer without credentials; each rule grants to every peer it matches. A peer gets the union of what
   matched; only a peer that nothing matched falls back to `others` (so a rule with no ops takes the
   fallback away). This is AccessPolicy.decide, written once more as logic.
-- Rule kinds are read off the rules: `uid` is single-valued (a peer has one uid); every other kind (gid,
-  and whatever a new door adds, such as a paired web session or a token class) is a set the peer may or
-  may not belong to.
+- Rule kinds are read off the rules, each translated by what RULE_KINDS says of it: where its value comes
+  from (the kernel's credentials: uid, gid; or the request itself: an app's token, which counts with or
+  without credentials) and whether a request has one value (uid, token) or a set (gid). A kind missing
+  from RULE_KINDS is refused rather than guessed.
 - A request may name a principal the door acts for (`principal_ops`: a paired web session, the kiosk on
   the device's own screen, whatever a new door adds): its ops intersect the peer's, so naming one only
   narrows; an unknown kind is denied. Each kind in the policy is translated, whatever its name.
@@ -59,10 +60,12 @@ INTENT: dict[str, tuple[frozenset[str], str]] = {
 }
 # What the humans behind each principal kind a door names are (a kind not listed counts as unknown).
 PRINCIPAL_CATEGORY = {"web_paired": "owner",        # paired with the code shown on the device's own screen
-                      "web_kiosk": "present"}
+                      "web_kiosk": "present",
+                      "satellite": "unknown"}       # the plain ESPHome API: anyone on the LAN may speak it
 TRUST = {"owner": 4, "granted": 3, "present": 2, "local": 1, "unknown": 0}
 
-SINGLE_VALUED = frozenset({"uid"})          # every other rule kind is a set the peer may belong to
+# Rule kind -> (where its value comes from, how many a request has): AccessPolicy._decide_peer's reading.
+RULE_KINDS = {"uid": ("credentials", "one"), "gid": ("credentials", "set"), "token": ("request", "one")}
 KNOWN_ATTRIBUTES = frozenset({"service_uid", "same_uid_ops", "others_ops", "rules", "origin", "principal_ops"})
 
 
@@ -74,8 +77,9 @@ class AnalysisError(UserError):
 class Principal:
     """A class of peers. kind: owner | <rule kind> (uid, gid, ...) | local | unknown.
 
-    `ident` is the uid/gid/... a rule names (None for the others). A `local` principal is every known peer
-    matching none of `excluding` (pairs of kind and ident; ("uid", service uid) stands for the owner).
+    `ident` is the uid/gid/token a rule names (None for the others). A `local` principal is every known peer
+    matching none of `excluding` (pairs of kind and ident; ("uid", service uid) stands for the owner); an
+    `unknown` one every peer without credentials presenting none of its `excluding` tokens.
     `via`: the request names this principal kind (None: it names none).
     """
     kind: str
@@ -141,16 +145,30 @@ class Translation:
         for r in policy.rules:
             if not isinstance(r.ops, frozenset) or not r.ops <= set(OPS):
                 raise AnalysisError(f"access policy {policy.origin}: rule {r.label!r} has ops outside {', '.join(OPS)}")
-            if r.kind not in SINGLE_VALUED:
+            if r.kind not in RULE_KINDS:
+                raise AnalysisError(f"access policy {policy.origin}: rule kind {r.kind!r} is not translated "
+                                    "(add it to RULE_KINDS in device/policy/access_analyze.py)")
+            if RULE_KINDS[r.kind][1] == "set":
                 self._member.setdefault((r.kind, r.ident), z3.Bool(f"peer_in_{r.kind}_{r.ident}"))
+        # Single-valued kinds other than uid: one optional value per request (a token's name).
+        self._one = {k: (z3.Bool(f"request_has_{k}"), z3.String(f"request_{k}"))
+                     for k, (_, n) in RULE_KINDS.items() if n == "one" and k != "uid"}
 
     def matches(self, kind: str, ident) -> z3.BoolRef:
-        """The peer (known) is what a rule of this kind and ident names."""
-        if kind in SINGLE_VALUED:
-            if kind == "uid":
-                return self.uid == int(ident)
-            raise AnalysisError(f"single-valued kind {kind!r} has no translation")
+        """The request is what a rule of this kind and ident names (credential kinds: if it has credentials)."""
+        if kind == "uid":
+            return self.uid == int(ident)
+        if RULE_KINDS[kind][1] == "one":
+            has, value = self._one[kind]
+            return z3.And(has, value == z3.StringVal(str(ident)))
         return self._member[(kind, ident)]
+
+    def from_request(self, kind: str) -> bool:
+        return RULE_KINDS[kind][0] == "request"
+
+    def request_matched(self) -> z3.BoolRef:
+        """A rule that needs no credentials matches (a token)."""
+        return z3.Or(False, *[self.matches(r.kind, r.ident) for r in self.policy.rules if self.from_request(r.kind)])
 
     def owner(self) -> z3.BoolRef:
         return self.uid == self.policy.service_uid
@@ -177,17 +195,21 @@ class Translation:
             grants.append(self.owner())
         if op in p.others_ops:
             grants.append(z3.Not(self.matched()))
-        fallback = z3.BoolVal(op in p.others_ops)
-        return z3.If(self.known, z3.Or(*grants) if grants else z3.BoolVal(False), fallback)
+        # Without credentials only what the request itself presents can match; else `others`.
+        request_grants = [self.matches(r.kind, r.ident) for r in p.rules if op in r.ops and self.from_request(r.kind)]
+        unknown = z3.If(self.request_matched(), z3.Or(False, *request_grants), z3.BoolVal(op in p.others_ops))
+        return z3.If(self.known, z3.Or(False, *grants), unknown)
 
     def members(self, pr: Principal) -> z3.BoolRef:
         named = self.names(pr.via)
         if pr.kind == "unknown":
-            return z3.And(named, z3.Not(self.known))
+            return z3.And(named, z3.Not(self.known), z3.Not(self.request_matched()))
         if pr.kind == "owner":
             return z3.And(named, self.known, self.owner())
         if pr.kind == "local":
             return z3.And(named, self.known, z3.Not(self.matched()))
+        if self.from_request(pr.kind):
+            return z3.And(named, self.matches(pr.kind, pr.ident))
         return z3.And(named, self.known, self.matches(pr.kind, pr.ident))
 
 
@@ -208,7 +230,9 @@ def candidates(policy: AccessPolicy) -> list[Principal]:
         out.append(Principal(r.kind, r.ident, r.label))
     excluding = (("uid", policy.service_uid),) + tuple(sorted(seen, key=repr))
     out.append(Principal("local", None, "any other local user (no rule names them)", excluding))
-    out.append(Principal("unknown", None, "a peer without credentials"))
+    tokens = tuple(x for x in sorted(seen, key=repr) if RULE_KINDS.get(x[0], ("",))[0] == "request")
+    out.append(Principal("unknown", None, "a peer without credentials" + (" (and no token a rule names)" if tokens else ""),
+                         tokens))
     via = [Principal(p.kind, p.ident, f"{k} through {p.label}", p.excluding, k)
            for k in sorted(getattr(policy, "principal_ops", {})) for p in out]
     return out + via

@@ -1,5 +1,5 @@
 """The access analyzer is sound and complete for the policy language: its principals, read literally, cover
-exactly the peers AccessPolicy.decide allows, on random small policies enumerated peer by peer."""
+exactly the requests AccessPolicy.decide allows (peer, named principal, token), on random small policies."""
 from __future__ import annotations
 
 import itertools
@@ -36,17 +36,24 @@ def peers():
                 yield Creds(uid, 99, 1, frozenset(groups) | {99})
 
 
-def covers(p: dict, creds, named) -> bool:
+TOKENS = (None, "a", "b", "zz")   # the token a request presents (rules below name a and b)
+
+
+def covers(p: dict, creds, named, token) -> bool:
     """What a reported principal means, read from its description alone."""
     if p.get("via") != (None if named is None else named.split(":", 1)[0]):
         return False
     kind = p["kind"]
+    if kind == "token":
+        return token == p["ident"]
     if kind == "unknown":
-        return creds is None
+        return creds is None and token not in [i for _, i in p.get("excluding", [])]
     if creds is None:
         return False
 
     def matches(k, ident):
+        if k == "token":
+            return token == ident
         return creds.uid == ident if k == "uid" else ident in creds.groups
     if kind == "owner":
         return creds.uid == POLICY_SVC[0]
@@ -57,12 +64,14 @@ def covers(p: dict, creds, named) -> bool:
 
 POLICY_SVC = [0]
 ops_subsets = st.frozensets(st.sampled_from(OPS))
-rules = st.lists(st.builds(lambda kind, ident, ops: Rule(kind, ident, f"{kind} {ident}", ops),
-                           st.sampled_from(["uid", "gid"]), st.integers(0, 2), ops_subsets), max_size=3)
+ids = {"uid": st.integers(0, 2), "gid": st.integers(0, 2), "token": st.sampled_from(["a", "b"])}
+rules = st.lists(st.sampled_from(sorted(ids)).flatmap(
+    lambda kind: st.builds(lambda ident, ops: Rule(kind, ident, f"{kind} {ident}", ops), ids[kind], ops_subsets)),
+    max_size=3)
 principal_ops = st.dictionaries(st.sampled_from(KINDS), ops_subsets, max_size=2)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(svc=st.integers(0, 2), same=ops_subsets, others=ops_subsets, rules=rules, kinds=principal_ops)
 def test_findings_match_brute_force(svc, same, others, rules, kinds):
     policy = AccessPolicy(svc, same, others, tuple(rules), "random", kinds)
@@ -78,10 +87,11 @@ def test_findings_match_brute_force(svc, same, others, rules, kinds):
             every = True
             for creds in peers():
                 for named in named_options:
-                    allowed = policy.decide(creds, op, named).allowed
-                    covered = any(covers(p, creds, named) for p in f["principals"])
-                    assert allowed == covered, (op, creds, named, allowed, f["principals"])
-                    every &= allowed
+                    for token in TOKENS:
+                        allowed = policy.decide(creds, op, named, token).allowed
+                        covered = any(covers(p, creds, named, token) for p in f["principals"])
+                        assert allowed == covered, (op, creds, named, token, allowed, f["principals"])
+                        every &= allowed
             assert f["anyone"] == every
             meant = INTENT[op][0]
             assert [p["label"] for p in f["broader_than_intent"]] == \
@@ -106,9 +116,21 @@ def test_a_grant_beyond_the_intent_is_flagged():
 
 def test_a_door_the_analyzer_does_not_model_is_refused():
     policy = AccessPolicy.default(1000)
-    policy.token_ops = frozenset(OPS)           # a new way to grant that nobody translated
-    with pytest.raises(AnalysisError, match="does not model token_ops"):
+    policy.badge_ops = frozenset(OPS)           # a new way to grant that nobody translated
+    with pytest.raises(AnalysisError, match="does not model badge_ops"):
         analyze(policy)
+    policy = AccessPolicy(1000, rules=(Rule("badge", "x", "badge x", frozenset(OPS)),))
+    with pytest.raises(AnalysisError, match="rule kind 'badge' is not translated"):
+        analyze(policy)
+
+
+def test_a_token_counts_without_credentials():
+    policy = AccessPolicy(1000, rules=(Rule("token", "app1", "token app1", frozenset({"turn", "get_state"})),))
+    turn = next(f for f in analyze(policy) if f.op == "turn")
+    assert [p.kind for p in turn.principals if p.via is None] == ["owner", "token"]
+    get_state = next(f for f in analyze(policy) if f.op == "get_state")
+    unknown = next(p for p in get_state.principals if p.kind == "unknown" and p.via is None)
+    assert unknown.excluding == (("token", "app1"),)          # a token-holder without credentials gets only its ops
 
 
 def test_cli_one_line_error_for_a_malformed_policy(tmp_path):
