@@ -153,3 +153,14 @@ def test_cli_reports_in_json(tmp_path):
     ops = {o["op"]: o for o in json.loads(r.stdout)["ops"]}
     assert [p["label"] for p in ops["away"]["broader_than_intent"]][0] == "gid 4242"
     assert {p["kind"] for p in ops["turn"]["principals"] if "via" not in p} == {"owner", "gid"}
+
+
+def test_cli_reads_the_policy_named_by_the_config(tmp_path):
+    d = tmp_path / "with space"
+    d.mkdir()
+    (d / "access.toml").write_text('others = ["get_state", "set_rom"]\n')
+    (d / "swivel.toml").write_text(f'[policy]\naccess_file = "{d / "access.toml"}"\n')
+    r = subprocess.run([sys.executable, "-m", "device", "access", "analyze", "--config", str(d / "swivel.toml"),
+                        "--service-user", "0"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "BROADER THAN INTENT: any other local user" in r.stdout and str(d / "access.toml") in r.stdout
