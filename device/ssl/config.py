@@ -21,4 +21,6 @@ class SslConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rom_max_deg: float = 180.0
     light_bar_pins: list[int] = msgspec.field(default_factory=lambda: [5, 6, 12, 13, 16, 19, 20, 26])
     light_bar_hold_s: float = 2.0              # how long the selected sector stays lit
-    beam: Literal["steered", "mean", "mic0"] = "steered"   # the ssl.beam the wake engine hears (device/ssl/beam.py)
+    # the ssl.beam the wake engine hears (device/ssl/beam.py): the plain sum of the mics measured best
+    # (BENCHMARKS.md "Wake word"); "steered" points a delay-and-sum at the last estimate
+    beam: Literal["steered", "mean", "mic0"] = "mean"
