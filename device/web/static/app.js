@@ -8,7 +8,7 @@ const S = {hello: null, motor: null, policy: null, people: null, doa: null};
 const $ = (id) => document.getElementById(id);
 const NS = "http://www.w3.org/2000/svg";
 // What the page measured, for tests and the benchmark: bus-to-draw latency (ms) of each motor.state drawn.
-const probe = {latency: [], drawn: 0, offsetNs: null, rtt: Infinity, replies: [], errors: []};
+const probe = {latency: [], drawn: 0, log: [], offsetNs: null, rtt: Infinity, replies: [], errors: []};
 window.__swivel = probe;
 
 let ws = null, nextId = 1, dirty = false, drag = null;
@@ -60,6 +60,8 @@ function drawNeedle() {
   }
   probe.lastTns = m.t_ns;
   probe.drawn += 1;
+  probe.log.push([String(m.t_ns), m.heading]);          // what was drawn, for the tests
+  if (probe.log.length > 1000) probe.log.shift();
 }
 
 function drawZones() {
