@@ -35,13 +35,11 @@ class VisionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_missed_s: float = 1.0        # a track survives misses this long, keeping its id
     gate_deg: float = 8.0            # association gate in world azimuth
     fast_turn_dps: float = 45.0      # detections while turning faster than this are discounted
-    # Micro-motion (see tracker.py): a face watched still for static_after_s whose head never shifted
-    # by motion_spans eye spans (or not for static_hold_s) is published as static (a poster, a photo on
-    # the wall) and the policy does not turn to it; its spot is remembered for static_memory_s.
+    # Micro-motion (see tracker.py): a face whose head has not yet shifted by motion_spans eye spans
+    # (or not for static_hold_s) is published as static (a poster, a photo on the wall) and the policy
+    # does not turn to it.
     motion_spans: float = 0.10
-    static_after_s: float = 3.0
     static_hold_s: float = 20.0
-    static_memory_s: float = 600.0
     pose_every: int = 8              # run the pose model on every Nth frame (far or turned-away people)
     max_people: int = 6
     # Camera shutter switch (closes to ground with a pull-up: active low).

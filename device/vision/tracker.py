@@ -13,8 +13,6 @@ from .camera_model import wrap_deg
 from .people import PersonEstimate
 
 STILL_DPS = 1.0                # frames captured while the device turns slower than this judge micro-motion
-SPOT_DEG = 3.0                 # a face this close to a remembered rigid one is at the same spot
-MAX_SPOTS = 32
 SETTLE_HITS = 8                # sightings before a track's micro-motion counts
 MOTION_BLOCK = 6               # sightings per block; a block's median cancels frame-to-frame jitter
 MOTION_BLOCKS = 8              # blocks compared with each other...
@@ -48,19 +46,14 @@ class Track:
     moved_ns: Optional[int] = None  # last time the head was seen to move (None: not yet)
     moves_seen: int = 0
     exceed_run: dict = field(default_factory=dict)   # per kind: blocks running that differed from an earlier one
-    still_from_ns: Optional[int] = None   # first block of the current unbroken series of still sightings
-    at_static_spot: bool = False    # began where a rigid face was seen before (a poster seen again)
 
-    def static(self, t_ns: int, after_ns: int, hold_ns: int) -> bool:
-        """A face with no living head's micro-motion (sway, breathing, nodding): watched still for
-        after_ns without a move (or none for hold_ns), or seen again where a rigid face hung before and
-        not moved since. A poster or a photograph on a wall. Pose tracks are never static."""
+    def static(self, t_ns: int, hold_ns: int) -> bool:
+        """A face that has not shown a living head's micro-motion (sway, breathing, nodding) yet, or
+        not for hold_ns: a poster or a photograph on a wall, until it moves. A living head shows it
+        within a second or two of being seen. Pose tracks (a back, a body) are never static."""
         if self.source != "face":
             return False
-        if self.at_static_spot and self.moved_ns is None:
-            return True
-        quiet = self.moved_ns is None or t_ns - self.moved_ns > hold_ns
-        return quiet and self.still_from_ns is not None and t_ns - self.still_from_ns >= after_ns
+        return self.moved_ns is None or t_ns - self.moved_ns > hold_ns
 
 
 class Tracker:
@@ -77,20 +70,16 @@ class Tracker:
     - Micro-motion: while the device stands still, the head's position and size (from the face mesh)
       are summarized per block of a few sightings (medians, so frame-to-frame landmark jitter cancels)
       and the blocks of the last 4 s are compared. A shift of more than `motion_spans` eye spans in two
-      blocks running is a living head. A face watched still for `static_after_s` without moving (or
-      without moving for `static_hold_s`) is `static`: a poster, not someone to turn to. Its spot
-      (world azimuth and elevation) is remembered for `static_memory_s`, so the poster is static at
-      once when it comes into view again; a head that moves there clears the spot.
+      blocks running is a living head. A face that has not moved yet (or not for `static_hold_s`) is
+      `static`: a poster, not someone to turn to. A living head shows it within a second or two, so
+      a print is never a target, not even at first sight.
     - A track that is not seen keeps its id for `max_missed_s`, then it is dropped.
     """
 
     def __init__(self, confirm_hits: int = 3, max_missed_s: float = 1.0, gate_deg: float = 8.0,
                  fast_turn_dps: float = 45.0, smoothing: float = 0.5, confirm_span_s: float = 0.4,
-                 motion_spans: float = 0.10, static_after_s: float = 3.0, static_hold_s: float = 20.0,
-                 static_memory_s: float = 600.0):
+                 motion_spans: float = 0.10, static_hold_s: float = 20.0):
         self.motion_spans, self.static_hold_ns = motion_spans, int(static_hold_s * 1e9)
-        self.static_after_ns, self.static_memory_ns = int(static_after_s * 1e9), int(static_memory_s * 1e9)
-        self.static_spots: list[list[float]] = []      # [world azimuth, elevation, last seen ns]
         self.confirm_hits, self.max_missed_ns = confirm_hits, int(max_missed_s * 1e9)
         self.confirm_span_ns = int(confirm_span_s * 1e9)
         self.gate_deg, self.fast_turn_dps, self.smoothing = gate_deg, fast_turn_dps, smoothing
@@ -98,7 +87,7 @@ class Tracker:
         self._ids = itertools.count(1)
 
     def clear(self) -> None:
-        self.tracks.clear()           # the remembered rigid spots stay: the posters are still on the wall
+        self.tracks.clear()
 
     def update(self, t_ns: int, seen: list[tuple[PersonEstimate, Optional[tuple]]], heading_deg: float,
                turn_dps: float = 0.0) -> list[Track]:
@@ -126,11 +115,9 @@ class Tracker:
                 if i not in used_obs:
                     track = self._start(t_ns, est, box, heading_deg)
                     track.motion_heading_deg = heading_deg
-                    track.at_static_spot = self._spot_of(track) is not None
                     self._watch_motion(track, t_ns, est, turn_dps, heading_deg)
                     self.tracks.append(track)
         self.tracks = [t for t in self.tracks if t_ns - t.last_ns <= self.max_missed_ns]
-        self._remember_spots(t_ns)
         return [t for t in self.tracks if t.confirmed]
 
     def _start(self, t_ns: int, est: PersonEstimate, box, heading_deg: float) -> Track:
@@ -140,35 +127,13 @@ class Tracker:
                      confirmed=self.confirm_hits <= 1 and est.verified, verified=est.verified)
 
     def is_static(self, track: Track, t_ns: int) -> bool:
-        return track.static(t_ns, self.static_after_ns, self.static_hold_ns)
-
-    def _spot_of(self, track: Track) -> Optional[list]:
-        for spot in self.static_spots:
-            if abs(wrap_deg(spot[0] - track.world_az_deg)) <= SPOT_DEG and abs(spot[1] - track.elevation_deg) <= SPOT_DEG:
-                return spot
-        return None
-
-    def _remember_spots(self, t_ns: int) -> None:
-        """Keep the spots of rigid faces; forget those a living head moved at, and old ones."""
-        for track in self.tracks:
-            if track.source != "face" or not track.confirmed or track.last_ns != t_ns:
-                continue
-            spot = self._spot_of(track)
-            if track.moved_ns == t_ns and spot is not None:
-                self.static_spots.remove(spot)
-            elif self.is_static(track, t_ns):
-                if spot is None:
-                    self.static_spots.append([track.world_az_deg, track.elevation_deg, t_ns])
-                else:
-                    spot[2] = t_ns
-        self.static_spots = [s for s in self.static_spots if t_ns - s[2] <= self.static_memory_ns][-MAX_SPOTS:]
+        return track.static(t_ns, self.static_hold_ns)
 
     @staticmethod
     def _restart_motion(track: Track) -> None:
         track.motion.clear()
         track.blocks.clear()
         track.exceed_run.clear()
-        track.still_from_ns = None
 
     def _watch_motion(self, track: Track, t_ns: int, est: PersonEstimate, turn_dps: float,
                       heading_deg: float) -> None:
@@ -195,8 +160,6 @@ class Tracker:
         rows.clear()
         while blocks and t_ns - blocks[0][0] > MOTION_MAX_SPAN_NS:
             blocks.popleft()
-        if track.still_from_ns is None:
-            track.still_from_ns = t_ns
         _, u1, v1, s1 = blocks[-1]
         if any(max(math.hypot(u1 - u0, v1 - v0), abs(s1 - s0)) > self.motion_spans * s1
                for _, u0, v0, s0 in list(blocks)[:-1]):
@@ -206,7 +169,6 @@ class Tracker:
         if track.exceed_run[kind] >= 2:            # one odd block is a glitch; two running are a head moving
             track.moved_ns = t_ns
             track.moves_seen += 1
-            track.at_static_spot = False
 
     def _refresh(self, track: Track, t_ns: int, est: PersonEstimate, box, heading_deg: float, fast: bool,
                  turn_dps: float = 0.0) -> None:

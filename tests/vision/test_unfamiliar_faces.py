@@ -78,24 +78,19 @@ def print_and_person(poster_photo="hopper"):
 
 
 def test_print_on_the_wall_is_static_and_a_still_person_is_not(detector):
-    frames = int(5.0 * FPS)
+    """From its first sighting on, the photograph is static (never someone to turn to); the seated
+    person shows a living head's micro-motion within a few seconds and is not."""
+    frames = int(6.0 * FPS)
     history = {"print": [], "person": []}
     for t_ns, published, tracker in stream(detector, print_and_person(), frames):
         for t in published:
             who = "print" if near(t, 16.0) else "person" if near(t, -14.0) else "other"
             assert who != "other", t
             history[who].append(tracker.is_static(t, t_ns))
-    assert history["print"] and history["person"]
-    assert history["print"][-1] is True, "the photograph was watched for 5 s and never moved"
-    assert not any(history["person"][-30:]), "the seated person sways and breathes"
-    # Seen again later (after the device looked away: the tracker forgot its tracks), the photograph is
-    # static from its first sighting: its spot is remembered.
-    tracker.clear()
-    again = {"print": [], "person": []}
-    for t_ns, published, _ in stream(detector, print_and_person(), 12, tracker=tracker):
-        for t in published:
-            again["print" if near(t, 16.0) else "person"].append(tracker.is_static(t, t_ns))
-    assert again["print"] and all(again["print"])
+    assert history["print"] and all(history["print"]), "the photograph never moved"
+    assert history["person"] and not any(history["person"][-20:]), "the seated person sways and breathes"
+    first_alive = history["person"].index(False)
+    assert first_alive / FPS < 3.5
 
 
 def test_micro_motion_is_small_and_seeded():

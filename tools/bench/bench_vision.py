@@ -377,11 +377,11 @@ def tally_table(lines, title, still, stream):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="a small smoke run (a few scenes per band)")
-    ap.add_argument("--scenes", type=int, default=None, help="scenes per distance band and set (default 40, quick 4)")
+    ap.add_argument("--scenes", type=int, default=None, help="scenes per distance band and set (default 30, quick 4)")
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args(argv)
-    per_band = args.scenes or (4 if args.quick else 40)
+    per_band = args.scenes or (4 if args.quick else 30)
     empties = max(4, per_band)
     rigid_count = max(2, per_band // 2)
     rng = np.random.default_rng(args.seed)
