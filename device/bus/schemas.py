@@ -190,6 +190,12 @@ class MotorState(Msg, kw_only=True):
     link_ok: bool = True
     fault: Optional[ShortText] = None
     goal_seq: int = -1
+    # Added by diagnose (the event journal): commands waiting in the motor service, and the serial link's
+    # running counters (retransmissions, commands that got no answer, frames that failed their CRC).
+    queue: int = 0
+    retransmits: int = 0
+    timeouts: int = 0
+    rx_crc_errors: int = 0
 
 
 # ---- simulated world (only ever published by `swivel run`'s world process) --------------------------

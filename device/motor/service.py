@@ -223,7 +223,9 @@ class MotorService(Service):
             manual=bool(f & Flags.MANUAL), homed=bool(f & Flags.HOMED),
             at_limit=bool(f & Flags.AT_LIMIT) or self.goals.clamped,
             host_timeout=bool(f & Flags.HOST_TIMEOUT), link_ok=self.link_ok(),
-            fault=self.fault_reason(), goal_seq=self.goals.goal_seq)
+            fault=self.fault_reason(), goal_seq=self.goals.goal_seq,
+            queue=self.worker.q.qsize(), retransmits=self.link.counters.retransmits,
+            timeouts=self.link.counters.timeouts, rx_crc_errors=self.link.counters.rx_crc_errors)
 
     def publish_state(self) -> None:
         st = self.state()

@@ -295,7 +295,7 @@ def _run(signals: StopSignals, rdir: Path, own_dir: bool, scenario, config, dura
     truth_file = rdir / "world-truth.json"
     truth = json.loads(truth_file.read_text()) if truth_file.exists() else {}
     report = build_report(stack.scenario, stack.cfg, truth, recorder.timeline, exit_codes=codes,
-                          interrupted=interrupted, dropped=dict(recorder.sub.dropped))
+                          interrupted=interrupted, dropped=dict(recorder.sub.dropped), cpu=recorder.cpu)
     report["runtime_dir"] = str(rdir)
     report["signal"] = signal.Signals(signals.signum).name if signals.signum else None
     if report_path:

@@ -144,8 +144,19 @@ def decision_log(policy_states, t0: int) -> list[dict]:
     return out
 
 
+def journal_records(timeline: dict, truth: dict, cpu=None) -> list[dict]:
+    """The same per-wake-event records the device's journal keeps (device/diagnose/records.py), each with the
+    faults the simulated world injected into that utterance (its "faults", [] when none)."""
+    from ..diagnose.records import records_from_timeline
+    records = records_from_timeline(timeline, cpu)
+    for rec in records:
+        spec = next((s for s in truth.get("speech", []) if abs(s["start_ns"] - rec["id"]) < 500_000_000), None)
+        rec["faults"] = list(spec.get("faults", [])) if spec else []
+    return records
+
+
 def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, interrupted: bool,
-                 dropped: dict) -> dict:
+                 dropped: dict, cpu=None) -> dict:
     motor_states = timeline.get("motor.state", [])
     policy_states = timeline.get("policy.state", [])
     doas = timeline.get("ssl.doa", [])
@@ -182,6 +193,7 @@ def build_report(scenario, cfg, truth: dict, timeline: dict, exit_codes: dict, i
         "decisions": decision_log(policy_states, t0),
         "alerts": [{"t_s": round((a.t_ns - t0) / 1e9, 3) if t0 else None, "bearing_deg": round(a.bearing_deg, 1),
                     "track_id": a.track_id, "kind": a.kind} for a in timeline.get("policy.alert", [])],
+        "journal": journal_records(timeline, truth, cpu),
         "messages": {k: len(v) for k, v in timeline.items()},
         "dropped": dropped,
         "exit_codes": exit_codes,

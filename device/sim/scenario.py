@@ -74,6 +74,22 @@ class Event(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     level: Optional[float] = None        # lights: 1.0 normal
 
 
+FAULT_KINDS = ("wake_delay", "audio_stall", "cpu_hog", "vision_stall")
+
+
+class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A fault the simulated room injects into chosen or random wake events (`swivel diagnose` tests):
+    wake_delay: the stand-in engine decides delay_s late; audio_stall: the mic wire stops near the end of the
+    utterance and delivers delay_s late (ssl waits); cpu_hog: `workers` busy processes beside the services
+    for duration_s from the end of the utterance; vision_stall: the camera goes missing for duration_s."""
+    kind: Literal[FAULT_KINDS]
+    events: list[int] = []              # which wake utterances (1 = the first), and/or
+    probability: float = 0.0            # each wake utterance at random (seeded by the scenario's seed)
+    delay_s: float = 1.0
+    duration_s: float = 2.0
+    workers: int = 2
+
+
 class Expect(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What a correct device does in this scenario (checked by the scenario tests)."""
     faces_person: Optional[int] = None  # the person the screen should end up facing
@@ -100,6 +116,7 @@ class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     speech: list[Speech] = []
     noise: list[Noise] = []
     event: list[Event] = []
+    fault: list[Fault] = []             # simulated only: see Fault
     expect: Expect = msgspec.field(default_factory=Expect)
     config: dict = {}                   # swivel.toml sections to override for this run, e.g. {policy = {...}}
     path: str = ""                      # where it was loaded from (filled by load_scenario)
@@ -209,6 +226,11 @@ def check_scenario(sc: Scenario, origin: str) -> None:
             fail(f"event obstacle at t={e.t}: give azimuth_deg")
         if e.kind == "hand_push" and e.delta_deg is None:
             fail(f"event hand_push at t={e.t}: give delta_deg")
+    for f in sc.fault:
+        if not 0.0 <= f.probability <= 1.0 or f.delay_s < 0 or f.duration_s < 0 or not 1 <= f.workers <= 16:
+            fail(f"fault {f.kind}: probability must be 0..1, delay_s and duration_s >= 0, workers 1..16")
+        if f.kind == "wake_delay" and sc.wake_engine != "standin":
+            fail("fault wake_delay: only the stand-in engine can be told to decide late (wake_engine = \"standin\")")
     if sc.wake_engine != "standin":
         from ..wake.config import SHIPPED_MODELS
         if sc.wake_word not in SHIPPED_MODELS[sc.wake_engine]:
