@@ -11,6 +11,7 @@ import msgspec
 from .errors import UserError
 from .motor.config import MotorConfig
 from .policy.config import PolicyConfig
+from .satellite.config import SatelliteConfig
 from .speaker.config import SpeakerConfig
 from .ssl.config import SslConfig
 from .vision.config import VisionConfig
@@ -47,6 +48,7 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     speaker: SpeakerConfig = msgspec.field(default_factory=SpeakerConfig)
     wake: WakeConfig = msgspec.field(default_factory=WakeConfig)
     web: WebConfig = msgspec.field(default_factory=WebConfig)
+    satellite: SatelliteConfig = msgspec.field(default_factory=SatelliteConfig)
 
 
 def default_config() -> Config:

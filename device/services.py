@@ -17,7 +17,11 @@ SERVICES = {
 NOT_LAUNCHED = {
     "speaker": "device.speaker.service",
 }
-ALL_SERVICES = {**SERVICES, **NOT_LAUNCHED}
+# Started by `swivel run` when it has a port for it (like the web app), but nothing waits for it.
+OPTIONAL = {
+    "satellite": "device.satellite.service",
+}
+ALL_SERVICES = {**SERVICES, **NOT_LAUNCHED, **OPTIONAL}
 
 
 def run_service(name: str, cfg) -> int:

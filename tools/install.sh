@@ -102,8 +102,8 @@ install -m 0644 "$SRC/systemd/swivel.tmpfiles.conf" "$ROOT/etc/tmpfiles.d/swivel
 ROOTARG=(); [ -n "$ROOT" ] && ROOTARG=(--root="$ROOT")
 systemd-sysusers "${ROOTARG[@]}" "$ROOT/etc/sysusers.d/swivel.conf"
 systemd-tmpfiles "${ROOTARG[@]}" --create "$ROOT/etc/tmpfiles.d/swivel.conf"
-for u in swivel-motor.service swivel-ssl.service swivel-vision.service swivel-policy.service swivel-web.service \
-         swivel-speaker.service swivel.target; do
+for u in swivel-motor.service swivel-ssl.service swivel-vision.service swivel-policy.service \
+         swivel-speaker.service swivel-web.service swivel-wake.service swivel-satellite.service swivel.target; do
   install -m 0644 "$SRC/systemd/$u" "$UNITDIR/$u"
 done
 
@@ -154,8 +154,8 @@ if [ "$ONLINE" = 1 ] && [ -d /run/systemd/system ]; then
   if [ "$START" = 1 ]; then
     systemctl restart swivel.target
   else
-    systemctl try-restart swivel-motor.service swivel-ssl.service swivel-vision.service swivel-policy.service swivel-web.service \
-      swivel-speaker.service
+    systemctl try-restart swivel-motor.service swivel-ssl.service swivel-vision.service swivel-policy.service \
+      swivel-speaker.service swivel-web.service swivel-wake.service swivel-satellite.service
   fi
   say "enabled swivel.target; start it with: systemctl start swivel.target; logs: journalctl -u 'swivel-*' -f"
 else

@@ -269,6 +269,25 @@ class SpeakerState(Msg, kw_only=True):
     output_ok: bool = True
 
 
+# ---- voice satellite --------------------------------------------------------------------------------
+
+class SatelliteState(Msg, kw_only=True):
+    """Topic `satellite.state` (added by satellite): the Home Assistant satellite's own state.
+
+    While the device speaks (`speak_start_ns`..`speak_until_ns`, capture clock, the tail included) the wake
+    service ignores what it hears, so the device's own voice never wakes it nor turns the screen.
+    `wake_models` is the wake-word model Home Assistant chose ([] = the configured ones)."""
+    clients: int = 0
+    streaming: bool = False
+    speaking: bool = False
+    speak_start_ns: int = 0
+    speak_until_ns: int = 0
+    wake_models: Annotated[list[Name], Meta(max_length=8)] = []
+    pipelines: int = 0               # pipelines asked of Home Assistant so far
+    played_frames: int = 0           # samples of answers, announcements and timer sounds played
+    timers: int = 0                  # timers running
+
+
 # ---- motion API (request/reply, not pub/sub) --------------------------------------------------------
 
 class MotionRequest(Struct, kw_only=True):

@@ -33,6 +33,8 @@ TOPICS: dict[str, Topic] = {t.name: t for t in [
     Topic("speaker.state", s.SpeakerState, "speaker", state=True, period_s=0.5),
     Topic("sim.world", s.SimWorld, "world", state=True, period_s=0.05),
     Topic("sim.audio", s.SimAudioBlock, "world"),
+    Topic("satellite.state", s.SatelliteState, "satellite", state=True, period_s=0.5),
+    Topic("sim.voice", s.SimAudioBlock, "satellite"),     # the device's own voice, for the simulated room
 ]}
 
 # The device's services. `wake` binds wake.pub; with the simulated stand-in engine the world does.

@@ -23,7 +23,9 @@ from ..errors import UserError
 OPS = ("turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours", "tokens")
 DEFAULT_OTHERS = ("get_state",)
 # Principal kinds a door may name, and what each may do by default (the file's key of the same name).
-PRINCIPALS = {"web_paired": OPS, "web_kiosk": ("get_state",)}
+# `satellite`: Home Assistant through the voice satellite (anyone on the LAN may speak the plain ESPHome API, so it
+# may only read until the owner's file says more).
+PRINCIPALS = {"web_paired": OPS, "web_kiosk": ("get_state",), "satellite": ("get_state",)}
 
 EXAMPLE = """\
 # Who may use the motion API (swivel motion ...).
@@ -32,6 +34,8 @@ same_uid = ["*"]              # processes running as the service's own user (def
 others = ["get_state"]        # anyone no rule matches (default: only get_state)
 web_paired = ["*"]            # a phone paired with the web app: at most this (and what the web service's uid may)
 web_kiosk = ["get_state"]     # the kiosk page on the device's own screen
+satellite = ["get_state"]     # Home Assistant through the voice satellite; e.g. ["get_state", "follow", "turn",
+                              # "stop", "set_rom", "away"] lets its switches, numbers and buttons act
 
 [[rule]]                      # each rule names exactly one of: user, uid, group, gid
 group = "swivel-apps"
@@ -56,6 +60,7 @@ class _File(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     others: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_OTHERS))
     web_paired: list[str] = msgspec.field(default_factory=lambda: list(PRINCIPALS["web_paired"]))
     web_kiosk: list[str] = msgspec.field(default_factory=lambda: list(PRINCIPALS["web_kiosk"]))
+    satellite: list[str] = msgspec.field(default_factory=lambda: list(PRINCIPALS["satellite"]))
     rule: list[_Rule] = []
 
 
@@ -119,7 +124,8 @@ class AccessPolicy:
         same = _ops(f.same_uid, origin, text, None, "same_uid")
         others = _ops(f.others, origin, text, None, "others")
         principals = {"web_paired": _ops(f.web_paired, origin, text, None, "web_paired"),
-                      "web_kiosk": _ops(f.web_kiosk, origin, text, None, "web_kiosk")}
+                      "web_kiosk": _ops(f.web_kiosk, origin, text, None, "web_kiosk"),
+                      "satellite": _ops(f.satellite, origin, text, None, "satellite")}
         rules = []
         for i, r in enumerate(f.rule):
             named = [k for k in ("user", "uid", "group", "gid") if getattr(r, k) is not None]

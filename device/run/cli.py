@@ -11,6 +11,9 @@ def add_parser(sub) -> None:
     p.add_argument("--runtime-dir", metavar="DIR", help="where the bus sockets go (default: a fresh temp dir)")
     p.add_argument("--web-port", type=int, metavar="PORT",
                    help="the web app's port on 127.0.0.1 (default: web.port of the config, 8080; 0 = no web app)")
+    p.add_argument("--satellite-port", type=int, metavar="PORT",
+                   help="the Home Assistant satellite's port on 127.0.0.1 (default: satellite.port of the config, "
+                        "6053; 0 = none)")
     p.set_defaults(func=_cmd_run)
 
 

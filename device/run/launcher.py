@@ -23,7 +23,7 @@ from . import tomlwrite
 from .reaper import RUN_ID_ENV, Reaper, die_with_parent
 from .recorder import Recorder
 
-START_ORDER = ("motor", "policy", "ssl", "wake", "vision", "web")   # the motor first: nothing may drive it before it is up
+START_ORDER = ("motor", "policy", "ssl", "wake", "vision", "web", "satellite")   # the motor first: nothing may drive it before it is up
 STARTUP_TIMEOUT_S = 90.0
 
 
@@ -32,7 +32,7 @@ class Stack:
 
     def __init__(self, scenario_path: str | None, config_path: str | None, runtime_dir: Path,
                  duration_s: float | None, fast_plant: bool = False, extra_config: dict | None = None,
-                 web_port: int | None = None):
+                 web_port: int | None = None, satellite_port: int | None = None):
         self.scenario = load_scenario(scenario_path)
         self.cfg = load_config(config_path)
         # The web app on this machine only (a simulated room is not for the LAN); None or 0 = none (the
@@ -42,6 +42,13 @@ class Stack:
             raise UserError(f"--web-port {port}: expected a port 1..65535, or 0 for no web app")
         self.web_problem = _port_problem(port) if port else "not started (--web-port 0)"
         self.web_url = f"http://127.0.0.1:{port}/" if port and not self.web_problem else None
+        # The Home Assistant satellite on 127.0.0.1 the same way (a real Home Assistant on this machine can add it).
+        sport = satellite_port or 0
+        if not 0 <= sport <= 65535:
+            raise UserError(f"--satellite-port {sport}: expected a port 1..65535, or 0 for no satellite")
+        self.satellite_problem = _port_problem(sport).replace("--web-port", "--satellite-port") if sport else \
+            "not started (--satellite-port 0)"
+        self.satellite_addr = f"127.0.0.1:{sport}" if sport and not self.satellite_problem else None
         self.runtime_dir = runtime_dir
         self.duration_s = duration_s or self.scenario.duration_s
         self.fast_plant = fast_plant
@@ -76,6 +83,15 @@ class Stack:
             data["web"].update(host="127.0.0.1", port=int(self.web_url.rsplit(":", 1)[1].strip("/")))
             if not data["web"].get("state_dir"):
                 data["web"]["state_dir"] = str(self.runtime_dir / "web")
+        if self.satellite_addr:
+            # On this machine only, not advertised on the LAN; the device's voice goes into the simulated room.
+            data["satellite"].update(host="127.0.0.1", port=int(self.satellite_addr.rsplit(":", 1)[1]),
+                                     zeroconf=False, speaker="sim")
+            if not data["policy"].get("access_file"):
+                # The built-in access policy, plus what a Home Assistant on this machine may do to a simulated room.
+                access = self.runtime_dir / "access.toml"
+                access.write_text('satellite = ["get_state", "follow", "turn", "stop", "set_rom", "away"]\n')
+                data["policy"]["access_file"] = str(access)
         for section, values in {**self.scenario.config, **extra}.items():
             data.setdefault(section, {}).update(values)
         for section in ("ssl", "vision", "motor"):
@@ -112,13 +128,22 @@ class Stack:
         py = sys.executable
         self._spawn("world", [py, "-m", "device.sim.world", "--scenario", self.scenario.path,
                               "--runtime-dir", str(self.runtime_dir), "--duration", str(self.duration_s)]
-                    + (["--fast-plant"] if self.fast_plant else []))
+                    + (["--fast-plant"] if self.fast_plant else [])
+                    + (["--device-voice"] if self.satellite_addr else [])
+                    + ["--wait-for", ",".join(n for n in SERVICES if self._launches(n))])
         for name in START_ORDER:
             if name == "web" and not self.web_url:
+                continue
+            if name == "satellite" and not self.satellite_addr:
                 continue
             if name == "wake" and self.scenario.wake_engine == "standin":
                 continue                       # the world binds wake.pub and stands in for the engine
             self._spawn(name, [py, "-m", "device", "--config", str(self.config_file), "service", name])
+
+    def _launches(self, name: str) -> bool:
+        if name == "web":
+            return bool(self.web_url)
+        return not (name == "wake" and self.scenario.wake_engine == "standin")
 
     def check_alive(self) -> None:
         for name, proc in self.procs.items():
@@ -240,7 +265,8 @@ class StopSignals:
 
 def run_stack(scenario: str | None, config: str | None, duration: float | None, report_path: str | None,
               view: bool, runtime_dir: str | None = None, fast_plant: bool = False,
-              extra_config: dict | None = None, web_port: int | None = None) -> dict:
+              extra_config: dict | None = None, web_port: int | None = None,
+              satellite_port: int | None = None) -> dict:
     """Run the stack until the scenario ends or a stop signal (then report["signal"] names it).
 
     A runtime directory made here is removed when the run ends, whichever way it ends, unless the report names
@@ -255,7 +281,7 @@ def run_stack(scenario: str | None, config: str | None, duration: float | None, 
         keep_dir = not own_dir or bool(report_path)
         try:
             return _run(signals, rdir, own_dir, scenario, config, duration, report_path, view, fast_plant,
-                        extra_config, web_port)
+                        extra_config, web_port, satellite_port)
         except UserError as exc:
             keep_dir = keep_dir or str(rdir) in str(exc)
             raise
@@ -265,8 +291,8 @@ def run_stack(scenario: str | None, config: str | None, duration: float | None, 
 
 
 def _run(signals: StopSignals, rdir: Path, own_dir: bool, scenario, config, duration, report_path, view,
-         fast_plant, extra_config, web_port) -> dict:
-    stack = Stack(scenario, config, rdir, duration, fast_plant, extra_config, web_port)
+         fast_plant, extra_config, web_port, satellite_port=None) -> dict:
+    stack = Stack(scenario, config, rdir, duration, fast_plant, extra_config, web_port, satellite_port)
     recorder = Recorder(rdir)
     from .liveview import LiveView
     from .report import build_report
@@ -312,7 +338,9 @@ def run_from_args(args) -> int:
     view = not (args.headless or args.report) and sys.stdout.isatty()
     try:
         report = run_stack(args.scenario, args.config, args.duration, args.report, view, args.runtime_dir,
-                           web_port=args.web_port if args.web_port is not None else load_config(args.config).web.port)
+                           web_port=args.web_port if args.web_port is not None else load_config(args.config).web.port,
+                           satellite_port=getattr(args, "satellite_port", None) if getattr(args, "satellite_port", None)
+                           is not None else load_config(args.config).satellite.port)
     except Stopped as exc:             # before the stack started: nothing to report
         return 128 + exc.signum
     from .report import summary_lines

@@ -38,8 +38,11 @@ WAKE_ENGINE_DELAY_S = 0.15       # a real engine decides shortly after the utter
 
 
 class World:
-    def __init__(self, scenario: Scenario, runtime_dir: Path, fast_plant: bool = False):
+    def __init__(self, scenario: Scenario, runtime_dir: Path, fast_plant: bool = False, device_voice: bool = False):
         self.sc = scenario
+        self.device_voice = device_voice       # render the satellite's voice (sim.voice) into the room
+        self.wait_for: list[str] | None = None
+        self.voice = None
         self.runtime_dir = runtime_dir
         self.log = logging.getLogger("swivel.world")
         self.pub = Publisher("world", runtime_dir, heartbeat_s=0.5)
@@ -54,8 +57,6 @@ class World:
         self.events_done: list[dict] = []
         self.heading_trace: list[tuple[float, float]] = []
         self._pending_wakes: list[tuple[float, WakeEvent]] = []
-        from .faults import FaultPlan
-        self.faults = FaultPlan(scenario)            # [[fault]]: slow one stage on chosen or random events
 
         from ..ssl.geometry import load_array
         from .acoustics import AudioScene
@@ -93,11 +94,10 @@ class World:
                 # where the keyword ends, for the benchmarks: the keyword said alone by the same voice
                 kw_s = len(synthesize(wake, s.voice, self.fs)) / self.fs
                 self.truth_speech[-1].update(kw_end_s=start_s + kw_s, kw_end_ns=start_ns + int(kw_s * 1e9))
-                self.truth_speech[-1]["faults"] = self.faults.plan(start_s, end_s)
             if is_wake and self.standin:
                 ev = WakeEvent(t_ns=0, start_ns=start_ns, end_ns=end_ns, keyword=wake, score=1.0,
                                engine="swivel-sim")
-                self._pending_wakes.append((end_s + WAKE_ENGINE_DELAY_S + self.faults.extra_wake_delay(end_s), ev))
+                self._pending_wakes.append((end_s + WAKE_ENGINE_DELAY_S, ev))
 
     def _apply_event(self, ev) -> None:
         tt = self.turntable
@@ -139,13 +139,15 @@ class World:
                              width_m=q.width_m, photo=q.photo) for q in self.sc.poster]
         return SimWorld(t_ns=time.monotonic_ns(), heading_deg=heading, people=people,
                         shutter_closed=self.shutter_closed, mute=self.mute, lighting=self.lighting,
-                        scenario_time_s=t, camera_present=self.camera_present and not self.faults.camera_missing(t), posters=posters)
+                        scenario_time_s=t, camera_present=self.camera_present, posters=posters)
 
     # -- main loop ----------------------------------------------------------------------------------
     def wait_for_services(self, stop_flag: list[bool], timeout_s: float = 90.0) -> None:
         """Hold the scenario clock at zero until every service's heartbeat is heard (no blind sleeps)."""
         from ..bus.pubsub import Subscriber
-        from ..services import SERVICES
+        from ..services import SERVICES as ALL
+        # The launcher says which it started (with no web app there is no web heartbeat to wait for).
+        SERVICES = ALL if self.wait_for is None else self.wait_for
         sub = Subscriber(self.runtime_dir)
         for name in SERVICES:
             sub.subscribe(name)
@@ -169,6 +171,9 @@ class World:
         prepare_moving_speech(self.audio, self.sc, duration_s)   # before the clock: rooms take seconds
         if wait_services:
             self.wait_for_services(stop_flag)
+        if self.device_voice:
+            from ..satellite.room_voice import RoomVoice
+            self.voice = RoomVoice(self.audio, self.runtime_dir, self.log)
         self.t0_ns = time.monotonic_ns()
         self._schedule_speech(duration_s)
         events = sorted(self.sc.event, key=lambda e: e.t)
@@ -190,9 +195,10 @@ class World:
                 _, ev = wakes.pop(0)
                 ev.t_ns = time.monotonic_ns()
                 self.wake_pub.publish("wake.event", ev)
+            if self.voice is not None:
+                self.voice.poll(self.t0_ns, next_block * AUDIO_BLOCK)
             # Audio: send each block once its last sample has "happened", like a sound card would.
-            self.faults.tick(t)
-            while (next_block + 1) * block_s <= t and not self.faults.audio_held(next_block * block_s, t):
+            while (next_block + 1) * block_s <= t:
                 t_block = next_block * block_s
                 samples = self.audio.render(t_block, AUDIO_BLOCK, heading)
                 if not self.mics_present:            # unplugged: the sound happens, nobody records it
@@ -224,7 +230,8 @@ class World:
         (self.runtime_dir / "world-truth.json").write_text(json.dumps(out))
 
     def close(self) -> None:
-        self.faults.stop()
+        if self.voice is not None:
+            self.voice.close()
         self.control.close()
         self.turntable.stop()
         self.pub.close()
@@ -238,6 +245,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runtime-dir", required=True)
     ap.add_argument("--duration", type=float)
     ap.add_argument("--fast-plant", action="store_true")
+    ap.add_argument("--device-voice", action="store_true", help="render the satellite's voice into the room")
+    ap.add_argument("--wait-for", help="comma-separated services whose heartbeats start the clock (default: all)")
     args = ap.parse_args(argv)
     log = setup_logging("world")
     stop = [False]
@@ -245,7 +254,9 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.__setitem__(0, True))
     try:
         sc = load_scenario(args.scenario)
-        world = World(sc, Path(args.runtime_dir), fast_plant=args.fast_plant)
+        world = World(sc, Path(args.runtime_dir), fast_plant=args.fast_plant, device_voice=args.device_voice)
+        if args.wait_for is not None:
+            world.wait_for = [s for s in args.wait_for.split(",") if s]
     except UserError as exc:
         print(f"swivel: {exc}", file=sys.stderr)
         return 2

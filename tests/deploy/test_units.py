@@ -20,9 +20,13 @@ EXPECTED_DEVICES = {
     "policy": {"char-gpiochip rw"},
     "speaker": {"char-alsa rw"},
     "web": set(),
+    "wake": set(),
+    "satellite": {"char-alsa rw"},
 }
 # Only the web service listens on the network (the LAN: see its IPAddressAllow=).
-NETWORKED = {"web"}
+# The satellite too (Home Assistant on the LAN, zeroconf: it also lists interfaces over netlink).
+NETWORKED = {"web", "satellite"}
+FAMILIES = {"satellite": ["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"]}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +96,7 @@ def test_unit_contract(service):
     assert one["PrivateTmp"] == "yes" and one["NoNewPrivileges"] == "yes"
     assert one["DevicePolicy"] == "closed"
     assert set(s.get("DeviceAllow", [])) == EXPECTED_DEVICES[service]
-    families = ["AF_UNIX", "AF_INET", "AF_INET6"] if service in NETWORKED else ["AF_UNIX"]
+    families = FAMILIES.get(service, ["AF_UNIX", "AF_INET", "AF_INET6"] if service in NETWORKED else ["AF_UNIX"])
     assert words(s["RestrictAddressFamilies"]) == families
     if service in NETWORKED:
         assert one["IPAddressDeny"] == "any" and "localhost" in words(s["IPAddressAllow"])
