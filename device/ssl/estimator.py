@@ -38,6 +38,7 @@ class EstimatorParams:
     # logistic regression on the tuning draw (bench_ssl.py --fit-ambiguity); persistence carries most of it
     ambiguity_weights: tuple[float, ...] = (-1.64, -1.10, 27.85, 3.17, 4.21, -3.65, 0.0, -18.09)
     ambiguity_threshold: float = -0.5  # score >= this: ambiguous (tuning draw: 2.4 % of singles, 95 % of pairs)
+    ambiguity_rule: str = "evidence" # "votes": the earlier rule (vote share and map peak thresholds above)
     ambiguity_onset_power: float = 0.0  # >0: the evidence's frame votes come from onset bins only (measured: worse)
     rom_keep_ratio: float = 0.6      # best in-ROM peak must reach this share of the overall best
     max_candidates: int = 4
@@ -281,7 +282,7 @@ class SrpPhatEstimator:
                     out.append(self._span_srp(cs[chunk], None if steps is None else steps[chunk]) / (sw + 1e-12))
             return out
         return self._decide(srp, votes, rom, speech_frames=int(np.count_nonzero(w.sum(axis=1) > 0)),
-                            frames=frames, subwindows=subwindow_maps,
+                            frames=frames if p.ambiguity_rule != "votes" else None, subwindows=subwindow_maps,
                             coherence=lambda a, b: self.beam_coherence(spec, snr_w * new_share ** 2, a, b, turn))
 
     def beam_coherence(self, spec: np.ndarray, w: np.ndarray, az_a: float, az_b: float,
