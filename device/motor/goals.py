@@ -6,6 +6,33 @@ from dataclasses import dataclass
 
 from .config import MotorConfig
 
+WIRE_STEP = 0.01        # the link carries centidegrees; the smallest nonzero speed or acceleration it can say
+
+
+def wire_round(x: float) -> float:
+    """x to the nearest 0.01, as the link encodes it."""
+    return round(x, 2)
+
+
+def wire_up(x: float) -> float:
+    """The smallest 0.01 step at or above x (a lower limit rounded inward).
+
+    round(x, 2) first and one step up only when that fell below x: ceil(x * 100) / 100 can land one ulp
+    below x, because x * 100 is itself rounded."""
+    r = round(x, 2)
+    return r if r >= x else round(r + WIRE_STEP, 2)
+
+
+def wire_down(x: float) -> float:
+    """The largest 0.01 step at or below x (an upper limit rounded inward)."""
+    r = round(x, 2)
+    return r if r <= x else round(r - WIRE_STEP, 2)
+
+
+def wire_rate(x: float) -> float:
+    """A positive speed or acceleration for the wire: never 0, which the MCU reads as "use your limit"."""
+    return max(round(x, 2), WIRE_STEP)
+
 
 @dataclass(frozen=True)
 class Command:
@@ -20,6 +47,9 @@ class GoalFilter:
 
     - Clamps every goal to the configured range of motion, speed and acceleration (the policy's own
       ROM narrows it further; the firmware clamps once more).
+    - Rounds for the wire without leaving those limits: the range inward to 0.01 degree and the target
+      clamped into it after rounding; speeds and accelerations at least 0.01, since 0 means "the MCU's
+      limit" (device/policy/envelope.py proves both).
     - Sends a command only when what is wanted differs from what was last sent: goals are republished
       at 10 Hz and resending would restart moves and clear stall latches.
     - Dead man's switch: when neither a fresh goal nor a policy heartbeat arrived for
@@ -48,17 +78,22 @@ class GoalFilter:
         if lo > hi:                                   # the policy's ROM lies outside ours entirely
             self.bad_goals += 1
             return False
+        wire_lo, wire_hi = wire_up(lo), wire_down(hi)
+        if wire_lo > wire_hi:                         # no 0.01 step inside a range this narrow
+            self.bad_goals += 1
+            return False
         self.goal_seq = goal.seq
         self.last_goal_s = now_s
         self.deadman = False
-        self.wanted_limits = Command("limits", (round(lo, 2), round(hi, 2), self.cfg.max_speed_dps,
-                                                self.cfg.max_accel_dps2))
+        self.wanted_limits = Command("limits", (wire_lo, wire_hi, wire_rate(self.cfg.max_speed_dps),
+                                                wire_rate(self.cfg.max_accel_dps2)))
         if goal.mode == "move":
             target = min(max(goal.target_deg, lo), hi)
             self.clamped = target != goal.target_deg
             speed = min(goal.max_speed_dps, self.cfg.max_speed_dps)
             accel = min(goal.max_accel_dps2, self.cfg.max_accel_dps2)
-            self.wanted_action = Command("move", (round(target, 2), round(speed, 2), round(accel, 2)))
+            wire_target = min(max(wire_round(target), wire_lo), wire_hi)
+            self.wanted_action = Command("move", (wire_target, wire_rate(speed), wire_rate(accel)))
         else:
             self.clamped = False
             self.wanted_action = Command(goal.mode)

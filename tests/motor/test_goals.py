@@ -50,3 +50,27 @@ def test_unusable_goals_are_counted_and_ignored():
     assert not f.on_goal(goal(max_speed_dps=0.0), 0.0)
     assert not f.on_goal(goal(rom_min_deg=120, rom_max_deg=170), 0.0)
     assert f.bad_goals == 3 and f.due(0.0, True) == []
+
+
+def test_a_crawl_never_goes_out_as_zero_which_the_mcu_reads_as_full_speed():
+    f = GoalFilter(MotorConfig())
+    assert f.on_goal(goal(target_deg=10, max_speed_dps=0.001, max_accel_dps2=0.004), 0.0)
+    assert f.wanted_action == Command("move", (10, 0.01, 0.01))
+
+
+def test_a_target_at_the_range_end_stays_inside_after_rounding():
+    f = GoalFilter(MotorConfig(rom_min_deg=-170, rom_max_deg=170))
+    # The policy's range ends at 100.006; to the nearest 0.01 that end and a target on it would both be
+    # 100.01, 0.004 past it. The limits go out rounded inward and the target is clamped into them.
+    for target in (100.006, 100.006 + 0.004, 100.005):
+        assert f.on_goal(goal(target_deg=target, rom_min_deg=-100.006, rom_max_deg=100.006), 0.0)
+        assert f.wanted_limits.args[:2] == (-100.0, 100.0)
+        assert f.wanted_action.args[0] == 100.0
+    assert f.on_goal(goal(target_deg=-100.01, rom_min_deg=-100.006, rom_max_deg=100.006), 0.0)
+    assert f.wanted_action.args[0] == -100.0
+
+
+def test_a_range_with_no_wire_step_inside_is_unusable():
+    f = GoalFilter(MotorConfig())
+    assert not f.on_goal(goal(target_deg=30.003, rom_min_deg=30.002, rom_max_deg=30.008), 0.0)
+    assert f.bad_goals == 1 and f.due(0.0, True) == []
