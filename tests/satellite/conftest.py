@@ -18,7 +18,7 @@ import pytest
 from device.bus.pubsub import Subscriber
 
 REPO = Path(__file__).resolve().parents[2]
-SPEECH_T = 18.0                  # scenario time of the wake word: after the client has subscribed
+SPEECH_T = 12.0                  # scenario time of the wake word: after the client has subscribed
 COMMAND = "alexa, what is the weather like in the garden today"
 SCENE = f"""\
 name = "satellite tests: a talker at 100 degrees asks Home Assistant"
@@ -158,8 +158,42 @@ class Assistant:
         self.thread.join(5)
 
 
+class VenvBuild:
+    """The newest aioesphomeapi from PyPI in a venv of its own, built in a thread while the simulated run
+    starts (test_newest_client.py waits for it)."""
+
+    def __init__(self, base: Path):
+        self.python = base / "venv" / "bin" / "python"
+        self.error = ""
+        self.thread = threading.Thread(target=self._build, args=(base,), daemon=True)
+        self.thread.start()
+
+    def _build(self, base: Path) -> None:
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True, timeout=120,
+                           capture_output=True)
+            pip = subprocess.run([str(self.python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                                  "aioesphomeapi"], capture_output=True, text=True, timeout=300)
+            if pip.returncode != 0:
+                self.error = pip.stdout[-2000:] + pip.stderr[-2000:]
+        except (OSError, subprocess.SubprocessError) as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def wait(self) -> Path:
+        self.thread.join(400)
+        assert not self.thread.is_alive(), "pip install of the newest aioesphomeapi did not finish"
+        assert not self.error, self.error
+        return self.python
+
+
 @pytest.fixture(scope="package")
-def sim_run():
+def newest_venv():
+    with tempfile.TemporaryDirectory(prefix="swvesp-", dir="/tmp") as d:
+        yield VenvBuild(Path(d))
+
+
+@pytest.fixture(scope="package")
+def sim_run(newest_venv):
     with tempfile.TemporaryDirectory(prefix="swvsat-", dir="/tmp") as d:
         run = SimRun(Path(d))
         try:

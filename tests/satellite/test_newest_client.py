@@ -1,10 +1,10 @@
 """The connection test again with the newest aioesphomeapi (what Home Assistant itself runs), installed from
-PyPI into a venv of its own: it needs protobuf 6, which cannot sit beside mediapipe in the project's venv."""
+PyPI into a venv of its own (conftest.py builds it): it needs protobuf 6, which cannot sit beside mediapipe
+in the project's venv."""
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -37,17 +37,6 @@ asyncio.run(main(int(sys.argv[1])))
 
 
 @pytest.fixture(scope="module")
-def newest_venv():
-    with tempfile.TemporaryDirectory(prefix="swvesp-", dir="/tmp") as d:
-        venv = Path(d) / "venv"
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-        pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                              "aioesphomeapi"], capture_output=True, text=True, timeout=300)
-        assert pip.returncode == 0, pip.stdout + pip.stderr
-        yield venv / "bin" / "python"
-
-
-@pytest.fixture(scope="module")
 def satellite():
     with tempfile.TemporaryDirectory(prefix="swvsatn-", dir="/tmp") as d:
         s = Satellite(Path(d))
@@ -58,10 +47,11 @@ def satellite():
 
 
 def test_newest_aioesphomeapi_connects_and_lists_the_entities(newest_venv, satellite):
-    version = subprocess.run([str(newest_venv), "-c", "import importlib.metadata as m; print(m.version('aioesphomeapi'))"],
+    python = newest_venv.wait()                                       # built while the simulated run started
+    version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('aioesphomeapi'))"],
                              capture_output=True, text=True, timeout=60).stdout.strip()
     assert int(version.split(".")[0]) >= 30, version                   # really a newer client than ours
-    out = subprocess.run([str(newest_venv), "-c", CLIENT, str(satellite.port)], capture_output=True, text=True,
+    out = subprocess.run([str(python), "-c", CLIENT, str(satellite.port)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-3000:] + satellite.log()[-2000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])

@@ -261,3 +261,51 @@ def test_frame_reader_splits_and_refuses():
         frames.FrameReader(100).feed(b"\x01\x00\x00")
     assert frames.decode(9999, b"") is None
     assert struct.pack("B", 0) == frames.encode(pb.PingRequest())[:1]
+
+
+def test_announcement_and_timers_play_and_answer(sat):
+    import io
+    import wave
+
+    from aiohttp import web
+    from aioesphomeapi import VoiceAssistantTimerEventType as Tev
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+        w.writeframes((np.sin(2 * np.pi * 500 * np.arange(11025) / 22050) * 9000).astype("<i2").tobytes())
+    sub = Subscriber(sat.rdir).subscribe("satellite", "satellite.state")
+    time.sleep(0.3)
+
+    async def go():
+        async def wav(request):
+            return web.Response(body=buf.getvalue(), content_type="audio/wav")
+        app = web.Application()
+        app.router.add_get("/a.wav", wav)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        c = await _client(sat.port)
+        done = await c.send_voice_assistant_announcement_await_response(f"http://127.0.0.1:{port}/a.wav", 20,
+                                                                         text="dinner is ready")
+        bad = await c.send_voice_assistant_announcement_await_response(f"http://127.0.0.1:{port}/missing.wav", 20)
+        c.send_voice_assistant_timer_event(Tev.VOICE_ASSISTANT_TIMER_STARTED, "t1", "tea", 60, 60, True)
+        c.send_voice_assistant_timer_event(Tev.VOICE_ASSISTANT_TIMER_STARTED, "t2", "eggs", 300, 300, True)
+        c.send_voice_assistant_timer_event(Tev.VOICE_ASSISTANT_TIMER_CANCELLED, "t2", "eggs", 300, 250, False)
+        await asyncio.sleep(0.5)
+        c.send_voice_assistant_timer_event(Tev.VOICE_ASSISTANT_TIMER_FINISHED, "t1", "tea", 60, 0, False)
+        await asyncio.sleep(1.0)
+        await c.disconnect()
+        await runner.cleanup()
+        return done, bad
+    done, bad = asyncio.run(go())
+    states = [m for t, m in sub.poll(500) if t == "satellite.state"]
+    sub.close()
+    assert done.success and not bad.success                     # played; a missing file is reported, not fatal
+    played = [s.played_frames for s in states]
+    assert max(played) - min(played) >= 8000 + 5000             # half a second at 16 kHz, then the chime
+    assert 2 in [s.timers for s in states] and states[-1].timers == 0
+    log = sat.log()
+    assert '"msg": "timer finished"' in log and '"msg": "timer cancelled"' in log
