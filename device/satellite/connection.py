@@ -44,6 +44,11 @@ class Connection:
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.frames = frames.FrameReader(svc.sc.max_message)
+        self.noise = None
+        if svc.sc.key:
+            from .noise import NoiseCodec
+            self.noise = NoiseCodec(svc.sc.key, svc.sc.name, svc.sc.max_message, writer.write)
+            self.frames = self.noise
         self.hello = False
         self.authenticated = False
         self.states_subscribed = False
@@ -58,14 +63,16 @@ class Connection:
             self.svc.count("slow_client")
             self.close("client does not read")
             return
-        self.writer.write(frames.encode(msg))
+        if self.noise is not None and self.noise.state != "ready":
+            return                                   # nothing but the handshake before it is done
+        self.writer.write(self.noise.encode(msg) if self.noise is not None else frames.encode(msg))
 
     def close(self, why: str, disconnect: bool = False) -> None:
         if self.closed:
             return
         if disconnect:
             try:
-                self.writer.write(frames.encode(pb.DisconnectRequest()))
+                self.send(pb.DisconnectRequest())
             except (OSError, RuntimeError):
                 pass
         self.closed = True
@@ -94,7 +101,7 @@ class Connection:
                         self.closed = True
                         self.svc.event("client gone", client=self.peer)
                     break
-                if first and data[:1] == b"\x01":
+                if first and data[:1] == b"\x01" and self.noise is None:
                     self.bad("encrypted_client", "client wants encryption, none is configured")
                     break
                 first = False

@@ -69,8 +69,6 @@ class SatelliteService:
         self.sc = cfg.satellite
         self.runtime_dir = ensure_runtime_dir(runtime_dir or resolve_runtime_dir(cfg.bus.runtime_dir))
         self.log = setup_logging(self.name, cfg.bus.log_level)
-        if self.sc.key:
-            raise UserError("satellite.key: noise encryption is not built yet; leave key = \"\" (plain)")
         self.ctx = zmq.Context()
         self.actx = zmq.asyncio.Context()
         self.pub = Publisher(self.name, self.runtime_dir, self.ctx, heartbeat_s=cfg.bus.heartbeat_s)

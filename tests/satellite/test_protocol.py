@@ -29,13 +29,13 @@ RATE = 16000
 
 
 class Satellite:
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, extra: str = ""):
         self.rdir = base / "bus"
         self.rdir.mkdir()
         self.port = free_port()
         cfg = base / "swivel.toml"
         cfg.write_text(f'[bus]\nruntime_dir = "{self.rdir}"\n[satellite]\nhost = "127.0.0.1"\nport = {self.port}\n'
-                       f'zeroconf = false\nmax_message = 4096\ngate_tail_s = 0.2\n')
+                       f'zeroconf = false\nmax_message = 4096\ngate_tail_s = 0.2\n' + extra)
         env = dict(os.environ, PYTHONPATH=str(REPO))
         env.pop("NOTIFY_SOCKET", None)
         self.logf = open(base / "satellite.log", "wb")
@@ -309,3 +309,28 @@ def test_announcement_and_timers_play_and_answer(sat):
     assert 2 in [s.timers for s in states] and states[-1].timers == 0
     log = sat.log()
     assert '"msg": "timer finished"' in log and '"msg": "timer cancelled"' in log
+
+
+def test_noise_encryption_with_a_key():
+    import base64
+    key = base64.b64encode(bytes(range(32))).decode()
+    d = tempfile.TemporaryDirectory(prefix="swvsatk-", dir="/tmp")
+    s = Satellite(Path(d.name), extra=f'key = "{key}"\n')
+    try:
+        async def go(psk):
+            c = APIClient("127.0.0.1", s.port, None, noise_psk=psk, client_info="noise test")
+            await c.connect(login=True)
+            info = await c.device_info()
+            ents, _ = await c.list_entities_services()
+            await c.disconnect()
+            return info, ents
+        info, ents = asyncio.run(go(key))
+        assert info.name == "swivel" and len(ents) == 8
+        with pytest.raises(Exception, match="(?i)encryption key|handshake"):
+            asyncio.run(go(base64.b64encode(bytes(32)).decode()))
+        with pytest.raises(Exception):
+            asyncio.run(_client(s.port))                            # a plaintext client is refused
+        assert s.proc.poll() is None and '"kind": "malformed"' in s.log()
+    finally:
+        s.stop()
+        d.cleanup()
