@@ -479,8 +479,9 @@ def main(argv=None) -> int:
     lines.append("What runs: per frame the service's pipeline (mediapipe's full-range face detector on one region "
                  "by turns: the full frame and three zoom tiles; OpenCV's frontal Haar cascade on one half of the "
                  "frame by turns; face mesh on every face found or followed; pose every 8th frame). A track "
-                 "becomes a person only after a second model agreed at least once: mediapipe's short-range "
-                 "detector on a crop twice the face (or the pose model's own neck check). A face whose head shows "
+                 "becomes a person only after face-mesh landmark plausibility agreed at least once: the "
+                 "tracking-mode mesh of a followed face keeps its landmarks only while its face-presence score is "
+                 "at least 0.5 (or the pose model's own neck check). A face whose head shows "
                  "no micro-motion (block medians of its position and size over 4 s, while the device stands "
                  "still) is published `static` and the policy does not turn to it.\n")
     lines.append("*still* = one frame, every region, the cascade and pose, verified faces only (`swivel vision "
@@ -530,7 +531,7 @@ def main(argv=None) -> int:
                  "out with selfie segmentation (the simulator's people), heads turned 0, 15, 45 or 60 deg or the back "
                  "turned, under clean, dim, bright, blur, motion blur (9 px) or a mug hiding the mouth; 30 % of the "
                  "scenes and every empty one with decoys of the tuning half: "
-                 + ", ".join(n for n, d in vs.decoys().items() if d[0] == "tuning") + ". (The verifier's threshold "
+                 + ", ".join(n for n, d in vs.decoys().items() if d[0] == "tuning") + ". (The plausibility check "
                  "and the micro-motion threshold were also checked on LFW crops 0-49, the tuning half.)\n")
     tally_table(lines, "Tuning set", tune_still, tune_stream)
     lines.append(f"Phantom people in the {empties} empty tuning scenes: still {tune_fp_still}, service "
