@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 
 
+import numpy as np
+
 from ..errors import UserError
 from .graph import TARGET, WORDS
 from .model import MIN_HISTORY, OUTLIER_SCORE, PipelineModel, explain, frame, naive_rank, normal_history
@@ -50,11 +52,13 @@ def diagnose(records: list[dict], event: str | None = None) -> dict:
     t0 = time.perf_counter()
     model = PipelineModel().fit(history)
     fit_s = time.perf_counter() - t0
-    scores = dict(zip(df.index, model.outlier_scores(df)))
+    scores = dict(zip(df.index, model.outlier_scores(df, df.index.isin(history.index).astype(int))))
     if chosen is not None:
         ids = [chosen["id"]]
     else:
-        ids = [i for i in sorted(scores, key=lambda i: -scores[i]) if scores[i] >= OUTLIER_SCORE][:MAX_LISTED]
+        # n normal events can score at most log(n + 1): a short history lowers the bar to just below that.
+        bar = min(OUTLIER_SCORE, 0.9 * float(np.log(len(history) + 1)))
+        ids = [i for i in sorted(scores, key=lambda i: -scores[i]) if scores[i] >= bar][:MAX_LISTED]
     by_id = {r["id"]: r for r in records}
     outliers = []
     for i in ids:
@@ -76,7 +80,7 @@ def diagnose(records: list[dict], event: str | None = None) -> dict:
     not_moved = [{"id": r["id"], "outcome": r["outcome"], "why": _why_not(r)}
                  for r in records if r.get("outcome") != "moved" and chosen is None][-MAX_LISTED:]
     return {"events": len(records), "fitted_on": len(history), "fit_s": round(fit_s, 3),
-            "outlier_threshold": OUTLIER_SCORE,
+            "outlier_threshold": OUTLIER_SCORE if chosen is not None else round(bar, 2),
             "scores": {str(k): round(float(v), 2) for k, v in scores.items()},
             "outliers": outliers, "not_moved": not_moved}
 

@@ -7,7 +7,14 @@ from datetime import datetime
 
 from ..errors import UserError
 
-DEFAULT_JOURNAL = "/var/lib/swivel/journal"
+DEFAULT_JOURNAL = "/var/lib/swivel/journal"     # where the policy service writes it on a device
+
+
+def default_journal() -> str:
+    """The policy's journal beside its state file ($STATE_DIRECTORY, $XDG_STATE_HOME/swivel or /var/lib/swivel)."""
+    from ..policy.rom_store import resolve_state_path
+    from .journal import journal_dir
+    return str(journal_dir(resolve_state_path("")))
 
 
 def add_parser(sub) -> None:
@@ -41,7 +48,7 @@ def run(args) -> int:
     if args.compare:
         out = analysis.compare(load_records(args.compare[0]), load_records(args.compare[1]))
     else:
-        records = load_records(args.source or DEFAULT_JOURNAL)
+        records = load_records(args.source or default_journal())
         if args.split:
             t = _parse_time(args.split)
             old = [r for r in records if r.get("wall", 0) < t]

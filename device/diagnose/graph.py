@@ -17,6 +17,7 @@ NODES = ("cpu_load", "vision_fps", "ssl_confidence", "link_retries", "wake", "ss
 EDGES = (("cpu_load", "wake"), ("cpu_load", "ssl"), ("cpu_load", "policy"), ("cpu_load", "vision_fps"),
          ("wake", "ssl"), ("ssl", "policy"), ("vision_fps", "policy"), ("ssl_confidence", "policy"),
          ("policy", "motor"), ("link_retries", "motor"))
+STAGE_NODES = ("wake", "ssl", "policy", "motor")   # cumulative times: each is its predecessor plus its own delay
 TARGET = "motor"                 # when the screen began to turn: what a user calls late
 ROOT_CAUSE_NODES = ("cpu_load", "vision_fps", "ssl_confidence", "link_retries", "wake", "ssl", "policy", "motor")
 

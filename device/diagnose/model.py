@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from ..errors import UserError
-from .graph import NODES, ROOT_CAUSE_NODES, TARGET, WORDS, digraph, own_delays, row
+from .graph import NODES, ROOT_CAUSE_NODES, STAGE_NODES, TARGET, WORDS, digraph, own_delays, row
 
 MIN_HISTORY = 10                 # events that moved: fewer cannot fit the mechanisms (at most 4 parents each)
 OUTLIER_SCORE = 3.0              # IT score of the target (-log tail probability): 3 ~ 1 in 20 events
@@ -30,24 +30,34 @@ def frame(records: list[dict]):
     return df
 
 
-class LeastSquares:
-    """A linear mechanism by least squares in numpy: the same fit as scikit-learn's, without its per-call input
-    checks, which dominate an attribution (hundreds of predictions of a few hundred rows each)."""
+class StageSum:
+    """A stage's mechanism: its predecessor stage's time (coefficient 1, by the pipeline's structure: a stage
+    starts when the one before it ends) plus a least-squares line in its other parents (the CPU, vision's
+    frame rate...). Learning the predecessor's coefficient instead would be wild when the predecessor barely
+    varies in the history, and would then blame the wrong stage. Plain numpy: scikit-learn's per-call input
+    checks dominate an attribution (hundreds of predictions of a few hundred rows)."""
 
-    def __init__(self):
+    def __init__(self, unit_column: int | None):
+        self.unit = unit_column
         self.coef = None
 
-    def fit(self, X, Y) -> None:
+    def _split(self, X):
         X = np.asarray(X, dtype=float).reshape(len(X), -1)
-        A = np.column_stack([X, np.ones(len(X))])
-        self.coef, *_ = np.linalg.lstsq(A, np.asarray(Y, dtype=float).reshape(-1), rcond=None)
+        if self.unit is None:
+            return np.zeros(len(X)), X
+        return X[:, self.unit], np.delete(X, self.unit, axis=1)
+
+    def fit(self, X, Y) -> None:
+        base, rest = self._split(X)
+        A = np.column_stack([rest, np.ones(len(rest))])
+        self.coef, *_ = np.linalg.lstsq(A, np.asarray(Y, dtype=float).reshape(-1) - base, rcond=None)
 
     def predict(self, X):
-        X = np.asarray(X, dtype=float).reshape(len(X), -1)
-        return (X @ self.coef[:-1] + self.coef[-1]).reshape(-1, 1)
+        base, rest = self._split(X)
+        return (base + rest @ self.coef[:-1] + self.coef[-1]).reshape(-1, 1)
 
     def clone(self):
-        return LeastSquares()
+        return StageSum(self.unit)
 
 
 class PipelineModel:
@@ -56,6 +66,7 @@ class PipelineModel:
 
     def __init__(self, seed: int = 0):
         from dowhy import gcm
+        from dowhy.graph import get_ordered_predecessors
         _quiet()
         self.gcm = gcm
         self.seed = seed
@@ -64,8 +75,10 @@ class PipelineModel:
         for node in NODES:
             if g.in_degree(node) == 0:
                 self.scm.set_causal_mechanism(node, gcm.EmpiricalDistribution())
-            else:
-                self.scm.set_causal_mechanism(node, gcm.AdditiveNoiseModel(LeastSquares()))
+                continue
+            parents = get_ordered_predecessors(g, node)      # the column order gcm hands the mechanism
+            stage = next((i for i, p in enumerate(parents) if p in STAGE_NODES), None)
+            self.scm.set_causal_mechanism(node, gcm.AdditiveNoiseModel(StageSum(stage)))
         self.history = None
 
     def fit(self, history) -> "PipelineModel":
@@ -75,14 +88,20 @@ class PipelineModel:
         self.gcm.util.general.set_random_seed(self.seed)
         self.gcm.fit(self.scm, history)
         self.history = history
-        from dowhy.gcm.anomaly_scorers import MedianCDFQuantileScorer, ITAnomalyScorer
-        self.scorer = ITAnomalyScorer(MedianCDFQuantileScorer())
-        self.scorer.fit(history[TARGET].to_numpy())
+        self.normal_lateness = np.sort(history[TARGET].to_numpy())
         return self
 
-    def outlier_scores(self, df) -> np.ndarray:
-        """IT outlier score of each event's lateness (-log of how rarely normal events are this extreme)."""
-        return self.scorer.score(df[TARGET].to_numpy())
+    def outlier_scores(self, df, in_history=None) -> np.ndarray:
+        """IT outlier score of each event's lateness: -log of the share of normal events at least as late
+        (one-sided: turning early is no fault). n normal events can score at most log(n + 1). `in_history`:
+        a 0/1 mask of the rows that are themselves in the fitted history."""
+        late = self.normal_lateness
+        at_least = len(late) - np.searchsorted(late, df[TARGET].to_numpy(), side="left")
+        n = np.full(len(df), len(late))
+        if in_history is not None:             # an event of the history is judged against the others only
+            at_least = at_least - in_history
+            n = n - in_history
+        return -np.log((at_least + 1) / (n + 1))
 
     def attribute(self, df_one) -> dict:
         """Each node's share of one event's outlier score (Shapley contributions, summing to the score)."""
