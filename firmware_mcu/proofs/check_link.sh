@@ -29,3 +29,5 @@ run link-life2 pass -DLIFE=2
 run old-rule fail -DOLD_RULE -DNO_REOPEN
 run same-content fail -DSAME_CONTENT
 run reorder-h2m fail -DREORDER_H2M
+run resync pass -DRESYNC
+run resync-no-forget fail -DRESYNC -DNO_FORGET

@@ -5,6 +5,8 @@
  *   - every MOVE the host sees acknowledged was executed exactly once by the MCU;
  *   - no frame of an earlier command (a stale retransmission) is ever executed as new;
  *   - the host never takes a reply meant for an earlier command as the answer to the present one.
+ * Host silence (250 ms without a frame) may brake the MCU between commands, or during a MOVE the MCU has not
+ * yet run; the MCU then no longer takes that frame as a duplicate (commands.c: host_timeouts changed).
  *
  * Variants (spin -D...):
  *   OLD_RULE      the MCU's rule before commit 919b04b: a duplicate is the same seq and type (no content
@@ -13,6 +15,11 @@
  *                 rule then swallows it too (the GoalFilter never does this; see proofs/README.md).
  *   REORDER_H2M   host-to-MCU frames may overtake each other. Expected to FAIL: the one-entry duplicate
  *                 memory then runs a late retransmission (the UART is FIFO; see proofs/README.md).
+ *   RESYNC        the host may send the last MOVE again (its resync after a LinkError or a reconnect), and
+ *                 an acknowledged MOVE need only have run once or be the one the MCU is still on (no brake
+ *                 since it ran). Expected to hold.
+ *   NO_FORGET     with RESYNC: the MCU's rule before it learned to forget on host silence. Expected to FAIL:
+ *                 the resent MOVE is swallowed after host silence braked the move short.
  * See firmware_mcu/proofs/README.md for why SEQ_MOD 4 stands for the 8-bit counter. */
 
 #ifndef SEQ_MOD
@@ -41,6 +48,9 @@ Frame h2m[CAP];          /* slot 0 is the oldest; type NONE = empty */
 Frame m2h[CAP];
 byte execs;              /* ghost: executions of the host's present command */
 bit ran_content;         /* ghost: the content of the last MOVE the MCU executed */
+bit braked;              /* host silence braked the MCU since its last execution; commands.c sees it as */
+                         /* host_timeouts differing from the count stored with that execution */
+bit seen;                /* ghost: the MCU has received a frame of the host's present command */
 
 /* Append to a line (a full line loses the frame, like the MCU's tx_dropped), and remove slot k closing
  * the gap so that slot order stays arrival order. One copy per line: Promela inlines take no arrays. */
@@ -95,7 +105,8 @@ inline new_command() {
     :: k < CAP -> h2m[k].cur = 0; m2h[k].cur = 0; k++
     :: else -> break
     od;
-    execs = 0
+    execs = 0;
+    seen = 0
 }
 
 inline flush_h2m() {
@@ -114,6 +125,20 @@ inline flush_m2h() {
     od
 }
 
+/* 250 ms of host silence: the MCU brakes to rest. Frames live less than one 50 ms ACK timeout, so every
+ * frame of an earlier command is gone by then; the host's retries of one command span 200 ms, so none
+ * of a command the MCU has received can follow (hence only between commands, or before any frame of the
+ * present one arrived; a brake after that is 250 ms on, when the host has its answer or has given up). */
+inline silence() {
+    k = CAP;
+    do
+    :: k > 0 -> k--; if :: h2m[k].type != NONE && !h2m[k].cur -> drop_h2m(k) :: else -> skip fi
+    :: else -> break
+    od;
+    braked = 1;
+    printf("mcu: host silence, brake\n")
+}
+
 inline transmit() {
     age_lines();
     put_h2m(kind, seq, content, 1)
@@ -129,7 +154,7 @@ active proctype Host()
         if
         :: kind = PING; want = PONG
         :: kind = MOVE; want = ACK;
-#ifdef SAME_CONTENT
+#if defined(SAME_CONTENT) || defined(RESYNC)
             if :: content = 0 :: content = 1 fi      /* anything, even the last MOVE again */
 #else
             /* Assumption: a new MOVE is never byte-identical to the last one the MCU executed (the
@@ -155,7 +180,12 @@ active proctype Host()
             :: m2h[pick].seq == seq && m2h[pick].type == want ->
                 printf("host: answer seq %d\n", seq);
                 assert(m2h[pick].cur);                          /* never an earlier command's reply */
+#ifdef RESYNC
+                /* ran exactly once, or it is the MOVE the MCU is still on (harmless to swallow) */
+                assert(kind != MOVE || execs == 1 || (execs == 0 && content == ran_content && !braked));
+#else
                 assert(kind != MOVE || execs == 1);             /* an acknowledged MOVE ran exactly once */
+#endif
                 if
                 :: true -> drop_m2h(pick)
                 :: true -> skip                                 /* the line duplicated it */
@@ -165,9 +195,15 @@ active proctype Host()
             fi;
 skipped:    skip
           }
+#ifndef NO_SILENCE
+       :: atomic { !seen -> silence() }
+#endif
        :: atomic { tries < RETRIES -> tries++; printf("host: timeout, resend seq %d\n", seq); transmit() }     /* ack timeout: the same bytes again */
        :: atomic { tries == RETRIES -> printf("host: give up seq %d\n", seq); flush_h2m(); break }     /* LinkError (the last try is long gone) */
        od
+#ifndef NO_SILENCE
+    :: atomic { flush_h2m(); silence() }            /* between commands: nothing is left on the line */
+#endif
 #ifndef NO_REOPEN
     :: atomic {                                     /* the port closes and reopens (>= 0.2 s): the line */
         flush_h2m(); flush_m2h();                   /* is empty by then, and the counter starts anywhere */
@@ -200,6 +236,7 @@ active proctype Mcu()
         :: true -> skip                             /* delivered, and the line repeats it */
         :: true -> drop_h2m(pick); printf("line: lost %e seq %d\n", t_type, t_seq); goto done   /* or its CRC fails */
         fi;
+        if :: t_cur -> seen = 1 :: else -> skip fi;
         if
         :: t_type == PING -> put_m2h(PONG, t_seq, 0, t_cur)     /* always answered, remembers nothing */
         :: t_type == MOVE ->
@@ -209,7 +246,11 @@ active proctype Mcu()
                 put_m2h(ACK, t_seq, 0, t_cur)
 #else
             if
+#ifdef NO_FORGET
             :: t_seq == last_seq && t_type == last_type && t_content == last_content ->
+#else
+            :: t_seq == last_seq && t_type == last_type && t_content == last_content && !braked ->
+#endif
                 printf("mcu: duplicate seq %d\n", t_seq);
                 put_m2h(ACK, t_seq, 0, t_cur)      /* rx_duplicates: the stored result again */
 #endif
@@ -219,6 +260,7 @@ active proctype Mcu()
                 execs++;
                 assert(execs <= 1);
                 last_seq = t_seq; last_type = t_type; last_content = t_content; ran_content = t_content;
+                braked = 0;
                 put_m2h(ACK, t_seq, 0, t_cur)
             fi
         fi;

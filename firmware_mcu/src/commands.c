@@ -10,6 +10,7 @@ static uint8_t last_seq;
 static uint8_t last_type;
 static uint16_t last_crc;       /* of the last executed frame: a retransmission is byte-identical */
 static uint8_t last_result;
+static uint16_t last_timeouts;  /* host_timeouts when it was executed */
 static uint8_t telemetry_seq;
 
 void commands_init(void)
@@ -144,7 +145,11 @@ static void handle(const frame_t *f, uint32_t now_ms)
         return;
     }
     uint16_t crc = frame_crc(f);
-    if (f->seq == last_seq && f->type == last_type && crc == last_crc) {
+    /* A retransmission comes within the host's retries (4 x 50 ms), before host silence (250 ms) can
+     * brake. After a brake the same frame is the host resending its goal (a resync after a LinkError or
+     * a reconnect, seq matching by chance): run it, or the move it asked for stays cut short. */
+    uint16_t timeouts = motion_counters()->host_timeouts;
+    if (f->seq == last_seq && f->type == last_type && crc == last_crc && timeouts == last_timeouts) {
         counters.rx_duplicates++;   /* a retransmission: our ACK was lost, do not act twice */
         send_ack(f->seq, f->type, last_result);
         return;
@@ -153,6 +158,7 @@ static void handle(const frame_t *f, uint32_t now_ms)
     last_seq = f->seq;
     last_type = f->type;
     last_crc = crc;
+    last_timeouts = timeouts;
     send_ack(f->seq, f->type, last_result);
 }
 
