@@ -411,8 +411,8 @@ class SrpPhatEstimator:
             rival_i = int(np.argmax(np.where(far, mass, -1.0)))
             rival_az, rival_share = float(self.grid[rival_i]), float(mass[rival_i]) / first
             if frames is None:                                                 # the plain rule of earlier versions
-                ambiguous = rival_share >= p.ambiguous_vote and energy[rival_i] >= p.ambiguous_min_power
-                ambiguous = ambiguous or second_peak >= p.ambiguous_ratio
+                ambiguous = bool(rival_share >= p.ambiguous_vote and energy[rival_i] >= p.ambiguous_min_power
+                                 or second_peak >= p.ambiguous_ratio)
             elif rival_share >= p.ambiguity_min_vote:
                 evidence = self.rival_evidence(best_i, rival_i, energy, mass, frames, subwindows or list)
                 evidence["coherence"] = coherence(best_az, rival_az) if coherence else 0.0
