@@ -146,8 +146,15 @@ class Stack:
         return not (name == "wake" and self.scenario.wake_engine == "standin")
 
     def check_alive(self) -> None:
-        for name, proc in self.procs.items():
+        for name, proc in list(self.procs.items()):
             code = proc.poll()
+            if code is not None and name == "satellite":
+                # Optional, like the web app: another run may have taken its port between the check and the
+                # bind. The run goes on without it; its log says why.
+                self.satellite_problem = f"stopped (exit {code}): {self.tail(name, 1)[:160]}"
+                self.satellite_addr = None
+                del self.procs[name]
+                continue
             if code is not None and (name != "world" or code != 0):
                 raise UserError(f"service {name} exited with code {code}; its log: "
                                 f"{self.logs_dir / (name + '.log')}\n{self.tail(name)}")
@@ -296,7 +303,8 @@ def _run(signals: StopSignals, rdir: Path, own_dir: bool, scenario, config, dura
     recorder = Recorder(rdir)
     from .liveview import LiveView
     from .report import build_report
-    live = LiveView(stack.scenario, runtime_dir=rdir, web=stack.web_url or stack.web_problem) if view else None
+    live = LiveView(stack.scenario, runtime_dir=rdir, web=stack.web_url or stack.web_problem,
+                    satellite=stack.satellite_addr or stack.satellite_problem) if view else None
     interrupted = False
     try:
         stack.start(remove_dir_if_killed=own_dir)

@@ -22,10 +22,11 @@ def _strip(marks: dict[float, str]) -> str:
 class LiveView:
     """Redraws in place on a terminal; prints one line a second otherwise (logs, CI)."""
 
-    def __init__(self, scenario, out=None, runtime_dir=None, web=None):
+    def __init__(self, scenario, out=None, runtime_dir=None, web=None, satellite=None):
         self.scenario = scenario
         self.runtime_dir = runtime_dir
         self.web = web                   # the web app's URL, or why it is not running
+        self.satellite = satellite       # the Home Assistant satellite's host:port, or why it is not running
         self.out = out or sys.stdout
         self.tty = self.out.isatty()
         self._next = 0.0
@@ -48,6 +49,7 @@ class LiveView:
                f"bus {self.runtime_dir}: try `swivel sim event camera_unplug --runtime-dir {self.runtime_dir}`"
                if self.runtime_dir else "",
                self._web_line(),
+               (f"home assistant (ESPHome)  {self.satellite}" if self.satellite else ""),
                "world  -180" + " " * (WIDTH // 2 - 9) + "0" + " " * (WIDTH // 2 - 4) + "180",
                "       " + _strip(marks) + "    ^ screen  P person  S speaking  ~ sound",
                ""]

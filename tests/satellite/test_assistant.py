@@ -165,3 +165,13 @@ def test_go_home_button_turns_the_screen_home(assistant, sim_run):
             break
         time.sleep(0.2)
     assert abs(assistant.states[5].state) < 3.0, assistant.states[5].state
+
+
+def test_home_assistant_switches_the_wake_services_model(assistant, sim_run):
+    cfg = assistant.run(assistant.client.get_voice_assistant_configuration(5))
+    assert cfg.active_wake_words == ["alexa"]
+    assistant.run(assistant.client.set_voice_assistant_configuration(["hey_jarvis"]))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and '"models": ["hey_jarvis"]' not in sim_run.service_log("wake"):
+        time.sleep(0.2)
+    assert '"msg": "wake word model switched", "models": ["hey_jarvis"]' in sim_run.service_log("wake")
