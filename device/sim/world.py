@@ -57,6 +57,8 @@ class World:
         self.events_done: list[dict] = []
         self.heading_trace: list[tuple[float, float]] = []
         self._pending_wakes: list[tuple[float, WakeEvent]] = []
+        from .faults import FaultPlan
+        self.faults = FaultPlan(scenario)            # [[fault]]: slow one stage on chosen or random events
 
         from ..ssl.geometry import load_array
         from .acoustics import AudioScene
@@ -94,10 +96,11 @@ class World:
                 # where the keyword ends, for the benchmarks: the keyword said alone by the same voice
                 kw_s = len(synthesize(wake, s.voice, self.fs)) / self.fs
                 self.truth_speech[-1].update(kw_end_s=start_s + kw_s, kw_end_ns=start_ns + int(kw_s * 1e9))
+                self.truth_speech[-1]["faults"] = self.faults.plan(start_s, end_s)
             if is_wake and self.standin:
                 ev = WakeEvent(t_ns=0, start_ns=start_ns, end_ns=end_ns, keyword=wake, score=1.0,
                                engine="swivel-sim")
-                self._pending_wakes.append((end_s + WAKE_ENGINE_DELAY_S, ev))
+                self._pending_wakes.append((end_s + WAKE_ENGINE_DELAY_S + self.faults.extra_wake_delay(end_s), ev))
 
     def _apply_event(self, ev) -> None:
         tt = self.turntable
@@ -139,7 +142,7 @@ class World:
                              width_m=q.width_m, photo=q.photo) for q in self.sc.poster]
         return SimWorld(t_ns=time.monotonic_ns(), heading_deg=heading, people=people,
                         shutter_closed=self.shutter_closed, mute=self.mute, lighting=self.lighting,
-                        scenario_time_s=t, camera_present=self.camera_present, posters=posters)
+                        scenario_time_s=t, camera_present=self.camera_present and not self.faults.camera_missing(t), posters=posters)
 
     # -- main loop ----------------------------------------------------------------------------------
     def wait_for_services(self, stop_flag: list[bool], timeout_s: float = 90.0) -> None:
@@ -198,7 +201,8 @@ class World:
             if self.voice is not None:
                 self.voice.poll(self.t0_ns, next_block * AUDIO_BLOCK)
             # Audio: send each block once its last sample has "happened", like a sound card would.
-            while (next_block + 1) * block_s <= t:
+            self.faults.tick(t)
+            while (next_block + 1) * block_s <= t and not self.faults.audio_held(next_block * block_s, t):
                 t_block = next_block * block_s
                 samples = self.audio.render(t_block, AUDIO_BLOCK, heading)
                 if not self.mics_present:            # unplugged: the sound happens, nobody records it
@@ -230,6 +234,7 @@ class World:
         (self.runtime_dir / "world-truth.json").write_text(json.dumps(out))
 
     def close(self) -> None:
+        self.faults.stop()
         if self.voice is not None:
             self.voice.close()
         self.control.close()
