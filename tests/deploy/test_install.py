@@ -99,7 +99,8 @@ def test_venv_holds_the_package_not_a_link_to_the_checkout(root):
 def test_package_data_installed(root):
     site = next((root / "opt/swivel/lib").glob("python3*/site-packages"))
     data = {p.relative_to(REPO) for p in (REPO / "device").rglob("*")
-            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+            and "screenshots" not in p.parts}             # the web app's README pictures are docs, not data
     assert data, "expected data files (array presets) in the package"
     # An installed ssl needs its array presets: pyproject.toml's [tool.setuptools.package-data] ships them.
     missing = sorted(str(d) for d in data if not (site / d).exists())
