@@ -38,6 +38,32 @@ class AudioUnavailable(RuntimeError):
     A mistake in what was asked for (too few channels, no pyaudio) is a UserError instead."""
 
 
+def find_pyaudio_device(pa, device: Union[str, int, None], kind: str):
+    """The (index, info) of an ALSA device by index, by part of its name, or the default ("" / None).
+
+    kind is "input" or "output"; a device that is not there raises AudioUnavailable naming the ones that are.
+    """
+    key = "maxInputChannels" if kind == "input" else "maxOutputChannels"
+    found = [(i, pa.get_device_info_by_index(i)) for i in range(pa.get_device_count())]
+    found = [(i, d) for i, d in found if int(d.get(key, 0)) > 0]
+    names = ", ".join(f"{i}: {d['name']}" for i, d in found) or "none"
+    if device == "" or device is None:
+        try:
+            d = pa.get_default_input_device_info() if kind == "input" else pa.get_default_output_device_info()
+            return int(d["index"]), d
+        except (IOError, OSError):
+            raise AudioUnavailable(f"no default audio {kind} device ({kind}s: {names})") from None
+    if isinstance(device, int) or str(device).isdigit():
+        for i, d in found:
+            if i == int(device):
+                return i, d
+        raise AudioUnavailable(f"audio {kind} device index {device} does not exist ({kind}s: {names})")
+    for i, d in found:
+        if str(device).lower() in d["name"].lower():
+            return i, d
+    raise AudioUnavailable(f"no audio {kind} device named like {device!r} ({kind}s: {names})")
+
+
 class AudioInput:
     """Interface of every audio backend: blocks of float32 samples stamped with their capture time."""
 
@@ -90,25 +116,7 @@ class PyAudioInput(AudioInput):
             raise
 
     def _find(self, device: Union[str, int]):
-        count = self._pa.get_device_count()
-        inputs = [(i, self._pa.get_device_info_by_index(i)) for i in range(count)]
-        inputs = [(i, d) for i, d in inputs if int(d.get("maxInputChannels", 0)) > 0]
-        names = ", ".join(f"{i}: {d['name']}" for i, d in inputs) or "none"
-        if device == "" or device is None:
-            try:
-                d = self._pa.get_default_input_device_info()
-                return int(d["index"]), d
-            except (IOError, OSError):
-                raise AudioUnavailable(f"no default audio input device (inputs: {names})") from None
-        if isinstance(device, int) or str(device).isdigit():
-            for i, d in inputs:
-                if i == int(device):
-                    return i, d
-            raise AudioUnavailable(f"audio input device index {device} does not exist (inputs: {names})")
-        for i, d in inputs:
-            if str(device).lower() in d["name"].lower():
-                return i, d
-        raise AudioUnavailable(f"no audio input device named like {device!r} (inputs: {names})")
+        return find_pyaudio_device(self._pa, device, "input")
 
     def _callback(self, in_data, frame_count, time_info, status):
         import pyaudio

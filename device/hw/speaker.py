@@ -14,7 +14,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from ..errors import UserError
-from .audio import AudioUnavailable, _quiet_stderr
+from .audio import AudioUnavailable, _quiet_stderr, find_pyaudio_device
 
 
 @dataclass(frozen=True)
@@ -171,24 +171,7 @@ class PyAudioOutput(AudioOutput):
             raise
 
     def _find(self, device):
-        outputs = [(i, self._pa.get_device_info_by_index(i)) for i in range(self._pa.get_device_count())]
-        outputs = [(i, d) for i, d in outputs if int(d.get("maxOutputChannels", 0)) > 0]
-        names = ", ".join(f"{i}: {d['name']}" for i, d in outputs) or "none"
-        if device == "" or device is None:
-            try:
-                d = self._pa.get_default_output_device_info()
-                return int(d["index"]), d
-            except (IOError, OSError):
-                raise AudioUnavailable(f"no default audio output device (outputs: {names})") from None
-        if isinstance(device, int) or str(device).isdigit():
-            for i, d in outputs:
-                if i == int(device):
-                    return i, d
-            raise AudioUnavailable(f"audio output device index {device} does not exist (outputs: {names})")
-        for i, d in outputs:
-            if str(device).lower() in d["name"].lower():
-                return i, d
-        raise AudioUnavailable(f"no audio output device named like {device!r} (outputs: {names})")
+        return find_pyaudio_device(self._pa, device, "output")
 
     def _callback(self, in_data, frame_count, time_info, status):
         import pyaudio
