@@ -148,9 +148,10 @@ class World:
     def wait_for_services(self, stop_flag: list[bool], timeout_s: float = 90.0) -> None:
         """Hold the scenario clock at zero until every service's heartbeat is heard (no blind sleeps)."""
         from ..bus.pubsub import Subscriber
-        from ..services import SERVICES as ALL
-        # The launcher says which it started (with no web app there is no web heartbeat to wait for).
-        SERVICES = ALL if self.wait_for is None else self.wait_for
+        # The launcher says which it started. Without that, the motion loop, and the wake engine when the
+        # scenario uses a real one (the web app and the satellite are optional: nothing waits for them).
+        core = ["motor", "ssl", "vision", "policy"] + ([] if self.sc.wake_engine == "standin" else ["wake"])
+        SERVICES = core if self.wait_for is None else self.wait_for
         sub = Subscriber(self.runtime_dir)
         for name in SERVICES:
             sub.subscribe(name)
@@ -251,7 +252,7 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float)
     ap.add_argument("--fast-plant", action="store_true")
     ap.add_argument("--device-voice", action="store_true", help="render the satellite's voice into the room")
-    ap.add_argument("--wait-for", help="comma-separated services whose heartbeats start the clock (default: all)")
+    ap.add_argument("--wait-for", help="comma-separated services whose heartbeats start the clock (default: motor, ssl, vision, policy and, unless the scenario stands in for it, wake)")
     args = ap.parse_args(argv)
     log = setup_logging("world")
     stop = [False]

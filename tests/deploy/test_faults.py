@@ -216,7 +216,8 @@ state_file = "{rdir / 'policy-state.json'}"
     cable = None
     try:
         st.spawn("world", [sys.executable, "-m", "device.sim.world", "--scenario", str(rdir / "scene.toml"),
-                           "--runtime-dir", str(rdir), "--fast-plant"])
+                           "--runtime-dir", str(rdir), "--fast-plant",
+                           "--wait-for", ",".join(SERVICES)])      # only these run here (no wake engine, no web)
         end = time.monotonic() + 30
         while not (rdir / "mcu.pty").exists():
             assert time.monotonic() < end and st.procs["world"].poll() is None, st.logs()
