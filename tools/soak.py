@@ -29,8 +29,9 @@ from tools.bench.benchmarks_md import write_section  # noqa: E402
 ROLES = ("world", "motor", "ssl", "vision", "policy")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
-PHRASES = ["swivel, what is the weather today", "swivel, set a timer for ten minutes",
-           "swivel, play some music", "swivel, show me the recipe", "swivel, turn on the lights"]
+PHRASES = ["alexa, what is the weather today", "alexa, set a timer for ten minutes",
+           "alexa, play some music", "alexa, show me the recipe", "alexa, turn on the lights"]
+VOICES = {1: "en-us", 2: "en-gb+f2"}     # voices the shipped wake-word model hears (README, scenario files)
 
 
 def soak_scenario(duration_s: float, path: Path) -> Path:
@@ -53,7 +54,9 @@ def soak_scenario(duration_s: float, path: Path) -> Path:
                   "path = [" + ", ".join(points) + "]", ""]
     t, k = 5.0, 0
     while t < duration_s - 5:
-        lines += ["[[speech]]", f"person = {1 + k % 2}", f"t = {t:.1f}", f'text = "{PHRASES[k % len(PHRASES)]}"', ""]
+        who = 1 + k % 2
+        lines += ["[[speech]]", f"person = {who}", f"t = {t:.1f}", f'text = "{PHRASES[k % len(PHRASES)]}"',
+                  f'voice = "{VOICES[who]}"', ""]
         t += 20.0
         k += 1
     lines += ["[[noise]]", 'kind = "tv"', "level_db = -30.0", "azimuth_deg = 200.0", "distance_m = 2.0", ""]
