@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tools.bench.benchmarks_md import write_section  # noqa: E402
 
-ROLES = ("world", "motor", "ssl", "vision", "policy")
+ROLES = ("world", "motor", "ssl", "vision", "policy", "wake")   # the web app and satellite are optional
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 PHRASES = ["alexa, what is the weather today", "alexa, set a timer for ten minutes",
