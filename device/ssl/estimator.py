@@ -37,6 +37,7 @@ class EstimatorParams:
     # score = w . (1, ln votes, persistence, power, subwindow, winner_left, second map peak, coherence); fitted by
     # logistic regression on the tuning draw (bench_ssl.py --fit-ambiguity); persistence carries most of it
     ambiguity_weights: tuple[float, ...] = (-1.64, -1.10, 27.85, 3.17, 4.21, -3.65, 0.0, -18.09)
+    ambiguity_certain_vote: float = 0.8  # a rival with this many votes per vote of the winner: ambiguous outright
     ambiguity_threshold: float = -0.5  # score >= this: ambiguous (tuning draw: 2.4 % of singles, 95 % of pairs)
     ambiguity_rule: str = "evidence" # "votes": the earlier rule (vote share and map peak thresholds above)
     ambiguity_onset_power: float = 0.0  # >0: the evidence's frame votes come from onset bins only (measured: worse)
@@ -417,7 +418,9 @@ class SrpPhatEstimator:
                 evidence = self.rival_evidence(best_i, rival_i, energy, mass, frames, subwindows or list)
                 evidence["coherence"] = coherence(best_az, rival_az) if coherence else 0.0
                 evidence["score"] = self.ambiguity_score(evidence, second_peak)
-                ambiguous = evidence["score"] >= p.ambiguity_threshold
+                # A rival that wins nearly as many frames as the winner is a second talker whatever the
+                # rest says: on a short span (the keyword alone) the other evidence has too few frames.
+                ambiguous = evidence["score"] >= p.ambiguity_threshold or rival_share >= p.ambiguity_certain_vote
             if ambiguous and all(angular_distance(rival_az, k[0]) >= p.min_separation_deg for k in kept):
                 kept.insert(1, (rival_az, float(max(energy[rival_i], 0.0))))
                 kept = kept[: p.max_candidates]
