@@ -176,11 +176,13 @@ class Policy:
         heading = self._heading_at(msg.t_ns, msg.heading_deg)
         if heading is None:
             return                                          # cannot place anyone without a heading
-        people = [WorldPerson(p.track_id, to_world(p.bearing_deg, heading), p.distance_m, p.engagement,
-                              p.confidence) for p in msg.people
-                  if not p.static]          # a poster or photo on the wall (vision saw no micro-motion)
-        self.fusion.set_people(people, msg.t_ns, now_ns)
-        self._alerts += self.away.alerts(people, msg.t_ns, now_ns)
+        seen = [(WorldPerson(p.track_id, to_world(p.bearing_deg, heading), p.distance_m, p.engagement,
+                             p.confidence), p.static) for p in msg.people]
+        # A static face (a poster, or someone not yet seen to move) is never a target for motion. Away mode
+        # alerts on it all the same: a pan sweeps past a person in under the seconds micro-motion takes,
+        # and a missed intruder costs more than a poster's alert.
+        self.fusion.set_people([w for w, static in seen if not static], msg.t_ns, now_ns)
+        self._alerts += self.away.alerts([w for w, _ in seen], msg.t_ns, now_ns)
 
     def on_doa(self, msg: DoaEstimate, now_ns: int) -> None:
         # Convert with the heading during the utterance, not now: the device may be turning.
