@@ -14,12 +14,12 @@ WAKES, FAULTED = 14, 9        # 13 normal events: the fit needs 10 that moved, w
 
 
 def scenario(n: int) -> str:
-    lines = ['name = "diagnose test"', f"duration_s = {2 + 3 * n + 8}", "seed = 5", 'wake_engine = "standin"', "",
+    lines = ['name = "diagnose test"', f"duration_s = {2 + 4 * n + 8}", "seed = 5", 'wake_engine = "standin"', "",
              "[[person]]", "id = 1", "path = [{ t = 0, azimuth_deg = 35, distance_m = 1.6, facing_deg = 180 }]", "",
              "[[person]]", "id = 2", "path = [{ t = 0, azimuth_deg = -35, distance_m = 1.6, facing_deg = 180 }]", "",
              "[config]", "policy = { fusion = { unconfirmed_penalty = 1.0 } }", ""]
     for i in range(n):
-        lines += ["[[speech]]", f"person = {1 + i % 2}", f"t = {2 + 3 * i}", 'text = "alexa, look here"', ""]
+        lines += ["[[speech]]", f"person = {1 + i % 2}", f"t = {2 + 4 * i}", 'text = "alexa, look here"', ""]
     lines += ["[[fault]]", 'kind = "wake_delay"', f"events = [{FAULTED}]", "delay_s = 1.5", ""]
     return "\n".join(lines)
 
