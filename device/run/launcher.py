@@ -317,6 +317,7 @@ def _run(signals: StopSignals, rdir: Path, own_dir: bool, scenario, config, dura
                 live.draw(recorder, time.monotonic() - t_start)
             if time.monotonic() - t_start > stack.duration_s + 120:
                 raise UserError("the simulated world did not finish in time; see " + str(stack.logs_dir))
+        stack.check_alive()                    # a world that ended in an error ends the run with it
         recorder.pump(200)
     except KeyboardInterrupt:
         interrupted = True

@@ -267,8 +267,14 @@ def main(argv=None) -> int:
         print(f"swivel: {exc}", file=sys.stderr)
         return 2
     # Tell the launcher we are about to start the clock (it waits for the MCU pty to appear).
+    failed = False
     try:
-        world.run(args.duration or sc.duration_s, stop)
+        try:
+            world.run(args.duration or sc.duration_s, stop)
+        except UserError as exc:           # e.g. the firmware or its simulator not built: one line, no truth
+            print(f"swivel: {exc}", file=sys.stderr)
+            failed = True
+            return 2
         world.write_truth()
         # The scenario is over, but the turntable keeps existing until we are told to stop, so the
         # motor service can park it and shut down cleanly rather than lose its MCU mid-sentence.
@@ -279,7 +285,7 @@ def main(argv=None) -> int:
                 world.wake_pub.tick()
             time.sleep(WORLD_PERIOD_S)
     finally:
-        if not (Path(args.runtime_dir) / "world-truth.json").exists():
+        if not failed and not (Path(args.runtime_dir) / "world-truth.json").exists():
             world.write_truth()
         world.close()
         log_event(log, "world stopped")
