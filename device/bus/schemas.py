@@ -198,6 +198,27 @@ class MotorState(Msg, kw_only=True):
     rx_crc_errors: int = 0
 
 
+class MotorHealth(Msg, kw_only=True):
+    """Topic `motor.health` (added for turntable health, issue 17): one 20 ms window of the MCU's HEALTH
+    report joined with the TELEMETRY it follows, 50 Hz while `[motor] health_reports` is on.
+
+    err = measured - commanded angle, sampled every 1 ms in the window (PROTOCOL.md "HEALTH"). `t_ns` is
+    the host's receive time of the TELEMETRY; `mcu_ms` its uptime stamp (a decrease = the MCU restarted)."""
+    commanded_deg: Deg               # the step count, as an angle
+    measured_deg: Deg                # the angle sensor
+    velocity_dps: float = 0.0
+    moving: bool = False
+    err_mean_deg: float = 0.0        # mean err over the window
+    err_min_deg: float = 0.0
+    err_max_deg: float = 0.0
+    stall_margin_deg: float = 0.0    # stall threshold - max |err| in the window, floored at 0
+    steps: int = 0                   # signed steps issued in the window
+    diag_ms: int = 0                 # ms the driver's DIAG line was high in the window
+    settle_ms: Optional[int] = None  # of the last finished move (None = none yet)
+    backlash_deg: Optional[float] = None   # at the last reversal (None = none yet)
+    mcu_ms: int = 0
+
+
 # ---- simulated world (only ever published by `swivel run`'s world process) --------------------------
 
 class SimPerson(Struct, kw_only=True):

@@ -30,6 +30,7 @@ TOPICS: dict[str, Topic] = {t.name: t for t in [
     Topic("policy.alert", s.PolicyAlert, "policy"),
     Topic("motor.goal", s.MotorGoal, "policy", state=True, period_s=0.1),
     Topic("motor.state", s.MotorState, "motor", state=True, period_s=0.05),
+    Topic("motor.health", s.MotorHealth, "motor"),       # a 20 ms HEALTH window, 50 Hz while reports are on
     Topic("speaker.state", s.SpeakerState, "speaker", state=True, period_s=0.5),
     Topic("sim.world", s.SimWorld, "world", state=True, period_s=0.05),
     Topic("sim.audio", s.SimAudioBlock, "world"),
