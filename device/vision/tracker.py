@@ -17,6 +17,10 @@ SETTLE_HITS = 8                # sightings before a track's micro-motion counts
 MOTION_BLOCK = 6               # sightings per block; a block's median cancels frame-to-frame jitter
 MOTION_BLOCKS = 8              # blocks compared with each other...
 MOTION_MAX_SPAN_NS = 4_000_000_000   # ...within this time (two blocks even at the idle 2 fps)
+RATE_GAIN = 0.35               # alpha-beta filter: how much of a bearing surprise goes into the track's speed
+MAX_RATE_DPS = 120.0           # nobody walks round the device faster than this (world degrees per second)
+MAX_PREDICT_S = 0.6            # coast a prediction at most this long (past it, the speed is a guess)
+WALKED_DEG = 4.0               # a face this far (world frame) from where it stood still is a walker, not a print
 
 
 @dataclass
@@ -46,6 +50,13 @@ class Track:
     moved_ns: Optional[int] = None  # last time the head was seen to move (None: not yet)
     moves_seen: int = 0
     exceed_run: dict = field(default_factory=dict)   # per kind: blocks running that differed from an earlier one
+    rate_dps: float = 0.0           # how fast world_az_deg moves (a walking person), from the alpha-beta filter
+    still_anchor_deg: Optional[float] = None   # world bearing when first seen with the device standing still
+
+    def predicted_az(self, t_ns: int) -> float:
+        """Where the track should be at t_ns: its bearing carried on at its speed (a walker keeps walking)."""
+        dt = min(max(t_ns - self.last_ns, 0) / 1e9, MAX_PREDICT_S)
+        return wrap_deg(self.world_az_deg + self.rate_dps * dt)
 
     def static(self, t_ns: int, hold_ns: int) -> bool:
         """A face that has not shown a living head's micro-motion (sway, breathing, nodding) yet, or
@@ -74,6 +85,12 @@ class Tracker:
       `static`: a poster, not someone to turn to. A living head shows it within a second or two, so
       a print is never a target, not even at first sight.
     - A track that is not seen keeps its id for `max_missed_s`, then it is dropped.
+    - Association gates on each track's predicted bearing (an alpha-beta filter on world azimuth), not on
+      its smoothed last one: a smoothed bearing lags a walker by several degrees per frame, and at 7 fps
+      someone crossing the room at 30 deg/s fell out of their own gate and came back as a new track (a
+      new track is static until it moves, so the device stopped following them). For the same reason a
+      face that has moved `WALKED_DEG` in the world frame while the device stood still is living: a
+      poster does not walk.
     """
 
     def __init__(self, confirm_hits: int = 3, max_missed_s: float = 1.0, gate_deg: float = 8.0,
@@ -97,7 +114,7 @@ class Tracker:
         for i, (est, _box) in enumerate(seen):
             az = wrap_deg(est.bearing_deg + heading_deg)
             for track in self.tracks:
-                d = abs(wrap_deg(az - track.world_az_deg))
+                d = abs(wrap_deg(az - track.predicted_az(t_ns)))
                 de = abs(est.elevation_deg - track.elevation_deg)
                 if d <= self.gate_deg and de <= 2 * self.gate_deg:
                     pairs.append((d + 0.5 * de, i, track))
@@ -174,7 +191,23 @@ class Tracker:
                  turn_dps: float = 0.0) -> None:
         a = self.smoothing
         az = wrap_deg(est.bearing_deg + heading_deg)
-        track.world_az_deg = wrap_deg(track.world_az_deg + (1 - a) * wrap_deg(az - track.world_az_deg))
+        dt = (t_ns - track.last_ns) / 1e9
+        if 0 < dt <= MAX_PREDICT_S:
+            # Alpha-beta: correct the prediction by part of the surprise, and the speed by part of it per second.
+            predicted = track.predicted_az(t_ns)
+            surprise = wrap_deg(az - predicted)
+            track.world_az_deg = wrap_deg(predicted + (1 - a) * surprise)
+            track.rate_dps = max(-MAX_RATE_DPS, min(MAX_RATE_DPS, track.rate_dps + RATE_GAIN * surprise / dt))
+        else:
+            track.world_az_deg = wrap_deg(track.world_az_deg + (1 - a) * wrap_deg(az - track.world_az_deg))
+            track.rate_dps = 0.0
+        if abs(turn_dps) <= STILL_DPS and not fast and est.source == "face":
+            if track.still_anchor_deg is None:
+                track.still_anchor_deg = az
+            elif abs(wrap_deg(az - track.still_anchor_deg)) > WALKED_DEG and track.hits >= 3:
+                track.moved_ns = t_ns                     # it walked: a living person, not a print
+        else:
+            track.still_anchor_deg = None                 # bearings taken while turning are not compared
         track.elevation_deg += (1 - a) * (est.elevation_deg - track.elevation_deg)
         if est.distance_m == est.distance_m:              # not NaN
             track.distance_m = est.distance_m if track.distance_m != track.distance_m else \

@@ -98,3 +98,27 @@ def test_away_mode_looks_at_full_rate_only_while_panning():
     assert rate.fps(0) == 2.0
     rate.turning = True
     assert rate.fps(0) == 15.0
+
+
+def test_a_walker_at_30_deg_s_keeps_one_id_at_7_fps_and_is_not_taken_for_a_print():
+    """The smoothed bearing lags a walker; the gate is on the predicted one (scenario walk_out_of_view)."""
+    tr = Tracker(confirm_hits=3, max_missed_s=1.0)
+    frame_ns = 140 * MS                                    # ~7 fps, as the service ran while tracking
+    ids, t = set(), 0
+    for i in range(30):
+        t = i * frame_ns
+        bearing = 30.0 * t / 1e9 + (0.4 if i % 2 else -0.4)    # 30 deg/s with detection jitter
+        for track in tr.update(t, seen_at(bearing), 0.0):
+            ids.add(track.track_id)
+    assert ids == {1}
+    (track,) = tr.tracks
+    assert abs(track.rate_dps - 30.0) < 5.0 and abs(track.world_az_deg - 30.0 * t / 1e9) < 2.0
+    assert not tr.is_static(track, t)                     # it walked, so it is alive
+
+
+def test_a_print_that_jitters_in_place_stays_static():
+    tr = Tracker(confirm_hits=3)
+    for i in range(60):
+        tr.update(i * 66 * MS, seen_at(12.0 + (0.5 if i % 3 == 0 else -0.3)), 0.0)
+    (track,) = tr.tracks
+    assert tr.is_static(track, 59 * 66 * MS) and abs(track.rate_dps) < 3.0
