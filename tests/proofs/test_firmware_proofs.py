@@ -37,10 +37,10 @@ def test_wp_proves_every_goal():
 def test_spin_link_model():
     make_proofs()
     spin = PROOFS / "spin"
-    for name in ("link", "link-life2"):
+    for name in ("link", "link-life2", "resync"):
         log = (spin / name / "pan.log").read_text()
         assert "errors: 0" in log and re.search(r"invalid end states\s+\+", log), name
-    for name in ("old-rule", "same-content", "reorder-h2m"):
+    for name in ("old-rule", "same-content", "reorder-h2m", "resync-no-forget"):
         log = (spin / name / "pan.log").read_text()
         assert "assertion violated" in log, name
     trail = (spin / "old-rule" / "trail.txt").read_text()
