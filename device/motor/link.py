@@ -11,8 +11,8 @@ from typing import Callable, Optional
 
 import serial
 
-from .protocol import (AckResult, Frame, FrameDecoder, Msg, Status, Telemetry, encode_frame, limits_payload,
-                       move_payload, parse_ack, parse_status, parse_telemetry)
+from .protocol import (AckResult, Frame, FrameDecoder, Health, Msg, Status, Telemetry, encode_frame, limits_payload,
+                       move_payload, parse_ack, parse_health, parse_status, parse_telemetry, reports_payload)
 
 log = logging.getLogger("swivel.motor.link")
 
@@ -26,6 +26,7 @@ class LinkCounters:
     tx_frames: int = 0
     rx_frames: int = 0
     rx_telemetry: int = 0
+    rx_health: int = 0
     rx_crc_errors: int = 0
     rx_format_errors: int = 0
     rx_bad_payload: int = 0
@@ -54,13 +55,19 @@ class MotorLink:
     """
 
     def __init__(self, port: str, baud: int = 250000, *, ack_timeout_s: float = 0.05, retries: int = 4,
-                 reopen_interval_s: float = 0.2, on_telemetry: Callable[[Telemetry], None] | None = None):
+                 reopen_interval_s: float = 0.2, on_telemetry: Callable[[Telemetry], None] | None = None,
+                 on_health: Callable[[Health, Telemetry | None, int], None] | None = None):
         self.port = port
         self.baud = baud
         self.ack_timeout_s = ack_timeout_s
         self.retries = retries
         self.reopen_interval_s = reopen_interval_s
         self.on_telemetry = on_telemetry
+        # HEALTH frames (after SET_REPORTS): each with the TELEMETRY of the same seq it follows and that
+        # frame's capture time; a HEALTH whose TELEMETRY was lost is paired with None.
+        self.on_health = on_health
+        self.health: Optional[Health] = None
+        self._telemetry_seq = -1
         self.counters = LinkCounters()
         self.telemetry: Optional[Telemetry] = None
         self.telemetry_at: float = 0.0          # time.monotonic() of the last telemetry frame
@@ -197,8 +204,21 @@ class MotorLink:
                 self.counters.rx_telemetry += 1
                 self.telemetry_t_ns = self._capture_time_ns(t.mcu_ms, time.monotonic_ns())
                 self.telemetry, self.telemetry_at = t, time.monotonic()
+                self._telemetry_seq = f.seq
                 if self.on_telemetry:
                     self.on_telemetry(t)
+                continue
+            if f.type == Msg.HEALTH:
+                try:
+                    h = parse_health(f.payload, f.seq)
+                except ValueError:
+                    self.counters.rx_bad_payload += 1
+                    continue
+                self.counters.rx_health += 1
+                self.health = h
+                if self.on_health:
+                    paired = self.telemetry if f.seq == self._telemetry_seq else None
+                    self.on_health(h, paired, self.telemetry_t_ns)
                 continue
             with self._lock:
                 p = self._pending.get(f.seq)
@@ -294,6 +314,10 @@ class MotorLink:
 
     def clear_fault(self) -> AckResult:
         return self.command(Msg.CLEAR_FAULT)
+
+    def set_reports(self, mask: int) -> AckResult:
+        """SET_REPORTS: bit 0 (protocol.REPORT_HEALTH) = a HEALTH frame after each TELEMETRY; 0 = none."""
+        return self.command(Msg.SET_REPORTS, reports_payload(mask))
 
     def status(self) -> Status:
         return parse_status(self.request(Msg.GET_STATUS, b"", (Msg.STATUS,)).payload)

@@ -21,10 +21,12 @@ class Msg(IntEnum):
     HOME = 0x08
     GET_STATUS = 0x09
     CLEAR_FAULT = 0x0A
+    SET_REPORTS = 0x0B
     ACK = 0x80
     TELEMETRY = 0x81
     STATUS = 0x82
     PONG = 0x83
+    HEALTH = 0x84
 
 
 class AckResult(IntEnum):
@@ -177,6 +179,13 @@ def limits_payload(min_deg: float, max_deg: float, vmax_deg_s: float, amax_deg_s
     return struct.pack("<iiHH", _cdeg(min_deg), _cdeg(max_deg), _u16_cdeg(vmax_deg_s), _u16_cdeg(amax_deg_s2))
 
 
+REPORT_HEALTH = 0x01   # SET_REPORTS bit 0: a HEALTH frame after each TELEMETRY
+
+
+def reports_payload(mask: int) -> bytes:
+    return bytes([mask & 0xFF])
+
+
 # ---- payload parsers (MCU -> host) ----
 
 @dataclass(frozen=True)
@@ -246,3 +255,33 @@ def parse_ack(payload: bytes) -> tuple[int, AckResult]:
         return payload[0], AckResult(payload[1])
     except ValueError:
         return payload[0], AckResult.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Health:
+    """One HEALTH frame: the 20 ms window before the TELEMETRY of the same seq (PROTOCOL.md, HEALTH).
+
+    err = measured - commanded angle, sampled every 1 ms in the window."""
+    seq: int
+    err_mean_deg: float
+    err_min_deg: float
+    err_max_deg: float
+    stall_margin_deg: float   # stall threshold (3 degrees) - max |err|, floored at 0
+    steps: int                # signed steps issued in the window
+    diag_ms: int              # ms the driver's DIAG line was high
+    settle_ms: int | None     # of the last finished move; None = none yet
+    backlash_deg: float | None  # at the last reversal; None = none yet
+
+
+HEALTH_FMT = "<hhhHhHHh"
+SETTLE_NONE = 0xFFFF
+BACKLASH_NONE = 0x7FFF
+
+
+def parse_health(payload: bytes, seq: int = 0) -> Health:
+    if len(payload) != struct.calcsize(HEALTH_FMT):
+        raise ValueError(f"health payload of {len(payload)} bytes")
+    mean, lo, hi, margin, steps, diag, settle, backlash = struct.unpack(HEALTH_FMT, payload)
+    return Health(seq, mean / CDEG, lo / CDEG, hi / CDEG, margin / CDEG, steps, diag,
+                  None if settle == SETTLE_NONE else settle,
+                  None if backlash == BACKLASH_NONE else backlash / CDEG)

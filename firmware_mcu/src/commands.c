@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "crc16.h"
 #include "hal.h"
+#include "health.h"
 #include "motion.h"
 
 static frame_decoder_t decoder;
@@ -80,6 +81,7 @@ static int8_t expected_len(uint8_t type)
     case MSG_SET_LIMITS: return 12;
     case MSG_STOP: case MSG_HOLD: case MSG_RELEASE: case MSG_SET_ZERO:
     case MSG_HOME: case MSG_GET_STATUS: case MSG_CLEAR_FAULT: return 0;
+    case MSG_SET_REPORTS: return 1;
     default: return -1;
     }
 }
@@ -106,6 +108,7 @@ static uint8_t execute(const frame_t *f)
     }
     case MSG_HOME: return motion_home();
     case MSG_CLEAR_FAULT: return motion_clear_fault();
+    case MSG_SET_REPORTS: return health_set_reports(p[0]);
     default: return ACK_UNKNOWN;
     }
 }
@@ -180,4 +183,10 @@ void commands_send_telemetry(uint32_t now_ms)
     frame_t f = {.type = MSG_TELEMETRY, .seq = telemetry_seq++, .len = TELEMETRY_LEN};
     motion_telemetry(f.payload, last_seq, now_ms);
     send(&f);
+    /* The window always restarts here, so it is the 20 ms since the last TELEMETRY whenever reports begin. */
+    frame_t h = {.type = MSG_HEALTH, .seq = f.seq, .len = HEALTH_LEN};
+    health_report(h.payload);
+    if (health_reports_on()) {
+        send(&h);
+    }
 }

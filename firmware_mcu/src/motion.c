@@ -2,6 +2,7 @@
 #include "motion.h"
 #include "config.h"
 #include "hal.h"
+#include "health.h"
 #include "planner.h"
 #include "protocol.h"
 #include "sensor.h"
@@ -47,12 +48,14 @@ static void sync_to_sensor(void)
     int32_t steps = cdeg_to_steps(sensor_cdeg(&sensor));
     stepper_set_position(steps);
     planner_init(&planner, steps);
+    health_resync(steps);
 }
 
 void motion_init(uint16_t zero_counts, bool is_homed, bool after_watchdog)
 {
     limits_default(&limits);
     sensor_init(&sensor, zero_counts);
+    health_init();
     stepper_init(0);
     planner_init(&planner, 0);
     homed = is_homed;
@@ -262,6 +265,10 @@ void motion_tick(uint32_t now_ms, bool have_raw, uint16_t raw, bool diag)
     }
 
     diag_ms = (diag && moving && enabled) ? (uint8_t)(diag_ms < 255 ? diag_ms + 1 : 255) : 0;
+
+    /* Health sees the same sample the stall check below judges (PROTOCOL.md, HEALTH). */
+    bool sample = have_raw && sensor.primed && synced;
+    health_tick(now_ms, stepper_position(), moving, diag, sample, sample ? sensor_cdeg(&sensor) : 0);
 
     if (!have_raw || !sensor.primed) {
         return;

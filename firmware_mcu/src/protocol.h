@@ -20,6 +20,7 @@ enum {
     MSG_HOME = 0x08,        /* take the position from the absolute sensor and its stored zero */
     MSG_GET_STATUS = 0x09,  /* reply: STATUS */
     MSG_CLEAR_FAULT = 0x0A, /* clear stall/fault latches and learned obstacle limits */
+    MSG_SET_REPORTS = 0x0B, /* u8 mask: bit 0 = HEALTH after each TELEMETRY; unknown bits ACK CLAMPED */
 };
 
 /* MCU -> host messages. */
@@ -28,6 +29,7 @@ enum {
     MSG_TELEMETRY = 0x81,   /* seq = running counter; see telemetry layout below */
     MSG_STATUS = 0x82,      /* seq = request seq; counters and limits */
     MSG_PONG = 0x83,        /* seq = request seq; echoed payload */
+    MSG_HEALTH = 0x84,      /* seq = the TELEMETRY it follows; the 20 ms window's health (health.h) */
 };
 
 /* ACK result codes. */
