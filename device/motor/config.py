@@ -38,6 +38,9 @@ class MotorConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     obstacle_memory_s: Positive = 60.0   # after a stall, the MCU refuses that direction this long
     # Reporting.
     state_rate_hz: Annotated[float, Meta(ge=20, le=100)] = 25.0
+    # Ask the MCU for a HEALTH frame after each TELEMETRY (SET_REPORTS) and publish each on `motor.health`
+    # (turntable health, issue 17). Off: the MCU is never asked and speaks the old protocol.
+    health_reports: bool = True
     # GPIO (BCM numbers): the MCU's RESET (active low, through a transistor or open drain) and a status LED.
     reset_pin: BcmPin = 23
     status_led_pin: BcmPin = 24

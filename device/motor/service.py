@@ -1,6 +1,7 @@
 """The motor service: `motor.goal` in, MCU commands over the serial link, `motor.state` out, GPIO reset and LED."""
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -10,13 +11,13 @@ from typing import Optional
 
 from gpiozero import LED, OutputDevice
 
-from ..bus.schemas import MotorGoal, MotorState
+from ..bus.schemas import MotorGoal, MotorHealth, MotorState
 from ..hw.gpio import use_pin_factory
 from ..runtime.service import Service
 from .config import MotorConfig
 from .goals import Command, GoalFilter
 from .link import LinkError, MotorLink
-from .protocol import AckResult, Fault, Flags, Telemetry
+from .protocol import REPORT_HEALTH, AckResult, Fault, Flags, Health, Telemetry
 
 def resolve_port(mc: MotorConfig, runtime_dir: Path) -> str:
     """The simulator's pty symlink in the runtime directory, or the configured device."""
@@ -54,6 +55,8 @@ class CommandWorker:
             return ln.move(*a)
         if k == "limits":
             return ln.set_limits(*a)
+        if k == "reports":
+            return ln.set_reports(*a)
         if k == "ping":
             ln.ping()
             return None
@@ -93,7 +96,13 @@ class MotorService(Service):
         self.led_mode = ""
         self.port = resolve_port(mc, self.runtime_dir)
         self.goals = GoalFilter(mc)
-        self.link = MotorLink(self.port, mc.baud, ack_timeout_s=mc.ack_timeout_s, retries=mc.retries).start()
+        # HEALTH frames arrive on the link's reader thread; the loop publishes them (one thread per socket).
+        self.health_q: collections.deque[tuple[Health, Telemetry, int]] = collections.deque(maxlen=256)
+        self.health_unpaired = 0
+        self.health_published = 0
+        self.reports_sent = False
+        self.link = MotorLink(self.port, mc.baud, ack_timeout_s=mc.ack_timeout_s, retries=mc.retries,
+                              on_health=self._on_health).start()
         self.worker = CommandWorker(self.link, self.log)
         self.telemetry: Optional[Telemetry] = None
         self.telemetry_ns = 0
@@ -131,6 +140,7 @@ class MotorService(Service):
             self.event("MCU restarted", level=logging.WARNING, uptime_ms=t.mcu_ms)
             self.goals.resync()
             self.home_sent = False
+            self.reports_sent = False                     # SET_REPORTS is forgotten on reset, like limits
         self.last_mcu_ms = t.mcu_ms
         self.telemetry = t
         self.telemetry_ns = self.link.telemetry_t_ns
@@ -144,6 +154,7 @@ class MotorService(Service):
             self.connected_since = now
             self.goals.resync()
             self.home_sent = False
+            self.reports_sent = False
             self.port_warned = False
         elif not connected and not self.port_warned and now - self.started > 10.0:
             self.port_warned = True             # once per outage: the link keeps retrying quietly
@@ -152,6 +163,11 @@ class MotorService(Service):
         if self.worker.failed.is_set():
             self.worker.failed.clear()
             self.goals.resync()
+            self.reports_sent = False
+        if connected and self.mc.health_reports and not self.reports_sent:
+            self.worker.submit(Command("reports", (REPORT_HEALTH,)))
+            self.reports_sent = True
+        self.publish_health()
         t = self.telemetry
         if connected and t is not None and not t.flags & Flags.HOMED and not self.home_sent:
             self.worker.submit(Command("home"))          # the sensor is absolute: homing is just reading it
@@ -227,6 +243,24 @@ class MotorService(Service):
             queue=self.worker.q.qsize(), retransmits=self.link.counters.retransmits,
             timeouts=self.link.counters.timeouts, rx_crc_errors=self.link.counters.rx_crc_errors)
 
+    def _on_health(self, h: Health, t: Optional[Telemetry], t_ns: int) -> None:
+        """Link thread: keep a HEALTH with the TELEMETRY it follows (one whose TELEMETRY was lost is dropped)."""
+        if t is None:
+            self.health_unpaired += 1
+            return
+        self.health_q.append((h, t, t_ns))
+
+    def publish_health(self) -> None:
+        while self.health_q:
+            h, t, t_ns = self.health_q.popleft()
+            self.pub.publish("motor.health", MotorHealth(
+                t_ns=t_ns, commanded_deg=t.position_deg, measured_deg=t.measured_deg,
+                velocity_dps=t.velocity_deg_s, moving=bool(t.flags & Flags.MOVING),
+                err_mean_deg=h.err_mean_deg, err_min_deg=h.err_min_deg, err_max_deg=h.err_max_deg,
+                stall_margin_deg=h.stall_margin_deg, steps=h.steps, diag_ms=h.diag_ms,
+                settle_ms=h.settle_ms, backlash_deg=h.backlash_deg, mcu_ms=t.mcu_ms))
+            self.health_published += 1
+
     def publish_state(self) -> None:
         st = self.state()
         if st is not None:
@@ -236,7 +270,8 @@ class MotorService(Service):
         super().log_stats()
         self.event("motor stats", link=self.link.counters.as_dict(), acks=dict(self.worker.results),
                    bad_goals=self.goals.bad_goals, deadman_trips=self.goals.deadman_trips,
-                   mcu_restarts=self.mcu_resets_seen, reset_pulses=self.reset_pulses)
+                   mcu_restarts=self.mcu_resets_seen, reset_pulses=self.reset_pulses,
+                   health_published=self.health_published, health_unpaired=self.health_unpaired)
 
     def teardown(self) -> None:
         """Park: brake to rest and keep holding; the MCU's own timeout covers us from here on."""

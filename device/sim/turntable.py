@@ -20,6 +20,16 @@ DEFAULT_ELF = FIRMWARE_BUILD / "swivel.elf"
 HARNESS = FIRMWARE_BUILD / "swivel-sim"
 PTY_LINK = "mcu.pty"
 
+# Turntable faults the plant can model (firmware_mcu/sim/plant.h), with what each severity means.
+FAULT_KINDS = {
+    "friction": "extra load, a fraction of the motor's holding torque (everywhere, or a sector at angle_deg)",
+    "snag": "load at angle_deg (width_deg wide, default 6), a fraction of the holding torque; >= 1 stalls there",
+    "belt_slip": "fraction of the motor's travel the table loses at the normal running load (e.g. 0.01)",
+    "backlash": "dead band on reversal, degrees",
+    "sensor_offset": "degrees added to the angle sensor's reading (the magnet shifted)",
+    "sensor_noise": "noise on each angle reading, degrees RMS",
+}
+
 
 @dataclass(frozen=True)
 class PlantState:
@@ -193,6 +203,30 @@ class SimTurntable:
 
     def clear_obstacles(self) -> None:
         self._command("clear")
+
+    def set_fault(self, kind: str, severity: float, angle_deg: float | None = None,
+                  width_deg: float | None = None) -> None:
+        """Inject a fault in the plant (FAULT_KINDS); setting a kind again replaces it, severity 0 removes it."""
+        if kind not in FAULT_KINDS:
+            raise UserError(f"unknown turntable fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        if kind == "snag" and angle_deg is None:
+            raise UserError("a snag needs angle_deg")
+        if width_deg is not None and angle_deg is None:
+            raise UserError(f"{kind}: width_deg needs angle_deg")
+        if severity < 0 and kind != "sensor_offset":
+            raise UserError(f"{kind}: severity must be >= 0, got {severity}")
+        line = f"fault {kind} {float(severity):.6f}"
+        if angle_deg is not None:
+            line += f" {float(angle_deg):.4f}"
+            if width_deg is not None:
+                if width_deg <= 0:
+                    raise UserError(f"{kind}: width_deg must be > 0, got {width_deg}")
+                line += f" {float(width_deg):.4f}"
+        self._command(line)
+
+    def clear_faults(self) -> None:
+        """The healthy turntable again (obstacles are separate: clear_obstacles)."""
+        self._command("clear_faults")
 
     def hand_push(self, delta_deg: float, duration_s: float = 0.5) -> None:
         self._command(f"push {float(delta_deg):.4f} {float(duration_s):.4f}")

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -113,7 +114,12 @@ static void on_step(struct avr_irq_t *irq, uint32_t value, void *param)
 }
 
 static void on_dir(struct avr_irq_t *irq, uint32_t value, void *param) { (void)irq; (void)param; dir_high = value != 0; }
-static void on_en(struct avr_irq_t *irq, uint32_t value, void *param) { (void)irq; (void)param; en_high = value != 0; }
+static void on_en(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+    (void)irq; (void)param;
+    en_high = value != 0;
+    plant_enable(&plant, !en_high, sim_seconds());
+}
 
 static void on_uart_out(struct avr_irq_t *irq, uint32_t value, void *param)
 {
@@ -169,6 +175,28 @@ static void report_state(void)
 
 static avr_cycle_count_t service_tick(avr_t *a, avr_cycle_count_t when, void *param);
 
+static const char *const fault_names[PLANT_FAULT_KINDS] = {
+    "friction", "snag", "belt_slip", "backlash", "sensor_offset", "sensor_noise"};
+
+/* `fault KIND SEVERITY [ANGLE_DEG [WIDTH_DEG]]` (plant.h says what each severity means). */
+static void handle_fault(const char *line)
+{
+    char kind[32];
+    double sev = 0, at = NAN, width = NAN;
+    int n = sscanf(line, "%*s %31s %lf %lf %lf", kind, &sev, &at, &width);
+    for (int k = 0; n >= 2 && k < PLANT_FAULT_KINDS; k++) {
+        if (!strcmp(kind, fault_names[k])) {
+            if (plant_set_fault(&plant, (plant_fault_t)k, sev, n >= 3 ? at : NAN, n >= 4 ? width : NAN)) {
+                printf("ok fault\n");
+            } else {
+                printf("error bad fault: %s\n", line);
+            }
+            return;
+        }
+    }
+    printf("error unknown fault: %s\n", line);
+}
+
 static void handle_command(char *line)
 {
     char cmd[32];
@@ -177,7 +205,12 @@ static void handle_command(char *line)
     if (n < 1) {
         return;
     }
-    if (!strcmp(cmd, "obstacle") && n == 2) {
+    if (!strcmp(cmd, "fault")) {
+        handle_fault(line);
+    } else if (!strcmp(cmd, "clear_faults")) {
+        plant_clear_faults(&plant);
+        printf("ok clear_faults\n");
+    } else if (!strcmp(cmd, "obstacle") && n == 2) {
         printf(plant_add_obstacle(&plant, a) ? "ok obstacle\n" : "error too many obstacles\n");
     } else if (!strcmp(cmd, "diag") && n == 2) {
         plant.diag_enabled = a != 0;
@@ -189,7 +222,7 @@ static void handle_command(char *line)
         plant_hand_push(&plant, a, b, sim_seconds());
         printf("ok push\n");
     } else if (!strcmp(cmd, "set_angle") && n == 2) {
-        plant.table_deg = a;          /* place the turntable (e.g. before power-up) */
+        plant_place(&plant, a);       /* place the turntable (e.g. before power-up) */
         update_inputs();
         printf("ok set_angle\n");
     } else if (!strcmp(cmd, "reset")) {
@@ -240,6 +273,7 @@ static avr_cycle_count_t service_tick(avr_t *a, avr_cycle_count_t when, void *pa
     (void)param;
     last_tick_cycle = a->cycle;
     plant_advance(&plant, sim_seconds());
+    plant_sample_noise(&plant);
     update_inputs();
     flush_uart_out();
     pump_uart_in();
@@ -360,7 +394,7 @@ int main(int argc, char **argv)
     avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);   /* no stdio echo, no poll-sleep */
 
     plant_init(&plant, 360.0 / STEPS_PER_REV);
-    plant.table_deg = start_angle;
+    plant_place(&plant, start_angle);
 
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), PIN_STEP), on_step, NULL);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), PIN_DIR), on_dir, NULL);

@@ -61,7 +61,7 @@ def test_fuzzed_frames_never_crash_or_move_and_are_counted(sim, link):
                 blob = b"\x00" + _mutate(rng, rng.choice(seeds))
                 key = "mutated"
             elif kind == 2:
-                blob = _reframe(rng.choice([0x00, 0x0B, 0x10, 0x7F, 0x80, 0x81, 0xFF]),
+                blob = _reframe(rng.choice([0x00, 0x0C, 0x10, 0x7F, 0x80, 0x84, 0xFF]),
                                 bytes(rng.randrange(256) for _ in range(rng.randint(0, 12))), rng.randrange(256))
                 key = "unknown"
             else:
