@@ -4,12 +4,12 @@
 
 /* The healthy drive train. Loads are fractions of the motor's holding torque.
  * - WINDUP_DEG: belt stretch plus rotor lag at the holding torque; the table lags the rotor by
- *   load x WINDUP_DEG (a few hundredths of a degree when healthy: below one sensor count).
+ *   load x WINDUP_DEG (under 0.1 degree when healthy: below one sensor count).
  * - INERTIA: load per deg/s^2 of table acceleration (5 % of the holding torque at 360 deg/s^2).
  * - DRAG: the bearing's running friction. Together: a 13.5 Hz, critically damped drive train. */
 #define WINDUP_DEG 1.0
 #define INERTIA (0.05 / 360.0)
-#define DRAG 0.02
+#define DRAG 0.05       /* >= the inertial load of braking at 360 deg/s^2: the table never coasts ahead */
 #define DAMPING (2.0 * 1.0 * 0.011785)   /* 2 zeta sqrt(J / WINDUP_DEG), zeta = 1 */
 #define DT_S 50e-6                       /* integration step */
 #define SLIP_REF_LOAD 0.05               /* belt_slip severity is the travel lost at this load */
@@ -202,9 +202,10 @@ void plant_step(plant_t *p, int dir, bool enabled, double now_s)
     const plant_fault_param_t *slip = &p->fault[PLANT_BELT_SLIP];
     if (slip->on) {
         /* A worn belt creeps in proportion to the load it carries: travel lost pulling, gained braking. */
-        double load = stretch(p) * dir / WINDUP_DEG;
+        double before = stretch(p);
+        double load = before * dir / WINDUP_DEG;
         p->drive_deg -= dir * p->deg_per_step * slip->severity * load / SLIP_REF_LOAD;
-        p->last_stretch = stretch(p);  /* creep is not motion the damper resists */
+        p->last_stretch += stretch(p) - before;   /* creep is not motion the damper resists */
     }
 }
 
@@ -303,12 +304,13 @@ unsigned plant_sensor_mv(const plant_t *p, unsigned vdd_mv)
     if (p->fault[PLANT_SENSOR_OFFSET].on) {
         offset += p->fault[PLANT_SENSOR_OFFSET].severity;
     }
-    double a = fmod(p->table_deg + offset, 360.0);
+    /* Half a count of offset centres the 10-bit reading on the true angle (wrapped with it, so an angle
+     * a hair below 0 reads 0, not the top of the turn). */
+    double a = fmod(p->table_deg + offset + 180.0 / 1024.0, 360.0);
     if (a < 0.0) {
         a += 360.0;
     }
-    /* Half a count of offset centres the 10-bit reading on the true angle. */
-    return (unsigned)((a + 180.0 / 1024.0) / 360.0 * vdd_mv);
+    return (unsigned)(a / 360.0 * vdd_mv);
 }
 
 bool plant_diag(const plant_t *p, double now_s)
