@@ -90,6 +90,21 @@ class Fault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     workers: int = 2
 
 
+TURNTABLE_FAULT_KINDS = ("friction", "snag", "belt_slip", "backlash", "sensor_offset", "sensor_noise")
+
+
+class TurntableFault(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A worn or damaged turntable from start_s on (the plant in simavr; device/sim/turntable.py FAULT_KINDS
+    says what each severity means): friction (extra load, fraction of the holding torque; with angle_deg a
+    sector width_deg wide), snag (load at angle_deg), belt_slip (travel lost), backlash (deg), sensor_offset
+    (deg), sensor_noise (deg RMS)."""
+    kind: Literal[TURNTABLE_FAULT_KINDS]
+    severity: float
+    angle_deg: Optional[float] = None
+    width_deg: Optional[float] = None
+    start_s: float = 0.0
+
+
 class Expect(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What a correct device does in this scenario (checked by the scenario tests)."""
     faces_person: Optional[int] = None  # the person the screen should end up facing
@@ -117,6 +132,7 @@ class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     noise: list[Noise] = []
     event: list[Event] = []
     fault: list[Fault] = []             # simulated only: see Fault
+    turntable_fault: list[TurntableFault] = []   # simulated only: see TurntableFault
     expect: Expect = msgspec.field(default_factory=Expect)
     config: dict = {}                   # swivel.toml sections to override for this run, e.g. {policy = {...}}
     path: str = ""                      # where it was loaded from (filled by load_scenario)
@@ -231,6 +247,18 @@ def check_scenario(sc: Scenario, origin: str) -> None:
             fail(f"fault {f.kind}: probability must be 0..1, delay_s and duration_s >= 0, workers 1..16")
         if f.kind == "wake_delay" and sc.wake_engine != "standin":
             fail("fault wake_delay: only the stand-in engine can be told to decide late (wake_engine = \"standin\")")
+    for tf in sc.turntable_fault:
+        where = f"turntable_fault {tf.kind}"
+        if not math.isfinite(tf.severity) or (tf.severity < 0 and tf.kind != "sensor_offset"):
+            fail(f"{where}: severity must be a number >= 0 (only sensor_offset may be negative)")
+        if tf.kind == "snag" and tf.angle_deg is None:
+            fail(f"{where}: a snag is somewhere: give angle_deg")
+        if tf.width_deg is not None and (tf.angle_deg is None or not tf.width_deg > 0):
+            fail(f"{where}: width_deg must be > 0 and needs angle_deg")
+        if tf.start_s < 0:
+            fail(f"{where}: start_s must be >= 0")
+        if tf.kind == "sensor_offset" and abs(tf.severity) >= 3.0:
+            fail(f"{where}: an offset of 3 degrees or more reads as a hand turning the table (give less)")
     if sc.wake_engine != "standin":
         from ..wake.config import SHIPPED_MODELS
         if sc.wake_word not in SHIPPED_MODELS[sc.wake_engine]:

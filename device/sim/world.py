@@ -129,6 +129,13 @@ class World:
         self.events_done.append({"t": ev.t, "kind": ev.kind})
         log_event(self.log, "scenario event", kind=ev.kind, t=ev.t)
 
+    def _apply_turntable_fault(self, tf) -> None:
+        """[[turntable_fault]]: the plant wears from now on (SimTurntable.set_fault)."""
+        self.turntable.set_fault(tf.kind, tf.severity, tf.angle_deg, tf.width_deg)
+        self.events_done.append({"t": tf.start_s, "kind": f"turntable_fault:{tf.kind}", "severity": tf.severity})
+        log_event(self.log, "turntable fault", kind=tf.kind, severity=tf.severity, angle_deg=tf.angle_deg,
+                  width_deg=tf.width_deg, t=tf.start_s)
+
     def truth(self, t: float, heading: float) -> SimWorld:
         speaking = {s["person"] for s in self.truth_speech if s["start_s"] <= t <= s["end_s"]}
 
@@ -181,6 +188,7 @@ class World:
         self.t0_ns = time.monotonic_ns()
         self._schedule_speech(duration_s)
         events = sorted(self.sc.event, key=lambda e: e.t)
+        table_faults = sorted(self.sc.turntable_fault, key=lambda f: f.start_s)
         wakes = sorted(self._pending_wakes, key=lambda w: w[0])
         block_s = AUDIO_BLOCK / self.fs
         next_block = 0                       # index of the next audio block to send
@@ -193,6 +201,8 @@ class World:
             heading = self.turntable.angle_deg()
             while events and events[0].t <= t:
                 self._apply_event(events.pop(0))
+            while table_faults and table_faults[0].start_s <= t:
+                self._apply_turntable_fault(table_faults.pop(0))
             for ev in self.control.poll():
                 self._apply_event(ev)
             while wakes and wakes[0][0] <= t:
