@@ -11,7 +11,7 @@ from .errors import UserError
 # Subsystems that add their own subcommands: module with add_parser(subparsers) setting `func`.
 SUBCOMMAND_MODULES = ("device.ssl.cli", "device.vision.cli", "device.policy.cli", "device.bus.cli", "device.sim.cli",
                       "device.speaker.cli", "device.wake.cli", "device.policy.access_analyze",
-                      "device.diagnose.cli")
+                      "device.diagnose.cli", "device.health.cli")
 
 
 # "-90:90" is a range of angles, not an option: argparse would otherwise refuse `--rom -90:90`.

@@ -9,6 +9,7 @@ from typing import Literal, Optional
 import msgspec
 
 from .errors import UserError
+from .health.config import HealthConfig
 from .motor.config import MotorConfig
 from .policy.config import PolicyConfig
 from .satellite.config import SatelliteConfig
@@ -49,6 +50,7 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     wake: WakeConfig = msgspec.field(default_factory=WakeConfig)
     web: WebConfig = msgspec.field(default_factory=WebConfig)
     satellite: SatelliteConfig = msgspec.field(default_factory=SatelliteConfig)
+    health: HealthConfig = msgspec.field(default_factory=HealthConfig)
 
 
 def default_config() -> Config:

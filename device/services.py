@@ -17,11 +17,15 @@ SERVICES = {
 NOT_LAUNCHED = {
     "speaker": "device.speaker.service",
 }
+# Started by `swivel run` after the policy, but nothing waits for it: it only watches (and asks for gentle moves).
+MONITORS = {
+    "health": "device.health.service",
+}
 # Started by `swivel run` when it has a port for it (like the web app), but nothing waits for it.
 OPTIONAL = {
     "satellite": "device.satellite.service",
 }
-ALL_SERVICES = {**SERVICES, **NOT_LAUNCHED, **OPTIONAL}
+ALL_SERVICES = {**SERVICES, **NOT_LAUNCHED, **OPTIONAL, **MONITORS}
 
 
 def run_service(name: str, cfg) -> int:

@@ -102,7 +102,7 @@ install -m 0644 "$SRC/systemd/swivel.tmpfiles.conf" "$ROOT/etc/tmpfiles.d/swivel
 ROOTARG=(); [ -n "$ROOT" ] && ROOTARG=(--root="$ROOT")
 systemd-sysusers "${ROOTARG[@]}" "$ROOT/etc/sysusers.d/swivel.conf"
 systemd-tmpfiles "${ROOTARG[@]}" --create "$ROOT/etc/tmpfiles.d/swivel.conf"
-for u in swivel-motor.service swivel-ssl.service swivel-vision.service swivel-policy.service \
+for u in swivel-motor.service swivel-ssl.service swivel-vision.service swivel-policy.service swivel-health.service \
          swivel-speaker.service swivel-web.service swivel-wake.service swivel-satellite.service swivel.target; do
   install -m 0644 "$SRC/systemd/$u" "$UNITDIR/$u"
 done
@@ -155,7 +155,7 @@ if [ "$ONLINE" = 1 ] && [ -d /run/systemd/system ]; then
     systemctl restart swivel.target
   else
     systemctl try-restart swivel-motor.service swivel-ssl.service swivel-vision.service swivel-policy.service \
-      swivel-speaker.service swivel-web.service swivel-wake.service swivel-satellite.service
+      swivel-health.service swivel-speaker.service swivel-web.service swivel-wake.service swivel-satellite.service
   fi
   say "enabled swivel.target; start it with: systemctl start swivel.target; logs: journalctl -u 'swivel-*' -f"
 else

@@ -31,7 +31,7 @@ if [ "$ONLINE" = 1 ] && [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 UNITDIR=$ROOT/etc/systemd/system
-UNITS="swivel-kiosk.service swivel-satellite.service swivel-wake.service swivel-web.service swivel-speaker.service swivel-policy.service swivel-ssl.service swivel-vision.service swivel-motor.service swivel.target"
+UNITS="swivel-kiosk.service swivel-satellite.service swivel-wake.service swivel-web.service swivel-speaker.service swivel-health.service swivel-policy.service swivel-ssl.service swivel-vision.service swivel-motor.service swivel.target"
 say() { echo "uninstall: $*"; }
 
 # 1. Stop first (policy before motor, so the motor's teardown is the last word to the MCU), then disable.

@@ -153,6 +153,10 @@ class PolicyState(Msg, kw_only=True):
     speed_preset: Name = ""          # added by web: calm | normal | fast (the motion API's `speed`)
     away_hours: Name = ""            # added by web: when away-mode pans may run ("" = any time)
     notes: Annotated[list[ShortText], Meta(max_length=8)] = []   # lasting problems (e.g. ROM not saved)
+    # Added by health (issue 17): the owner's last acknowledgement of "needs attention" (motion API op
+    # health_ack; its monotonic time, 0 = none since the policy started), and whether goals are gentle now.
+    health_ack_ns: int = 0
+    gentle: bool = False
 
 
 class PolicyAlert(Msg, kw_only=True):
@@ -217,6 +221,38 @@ class MotorHealth(Msg, kw_only=True):
     settle_ms: Optional[int] = None  # of the last finished move (None = none yet)
     backlash_deg: Optional[float] = None   # at the last reversal (None = none yet)
     mcu_ms: int = 0
+
+
+# ---- turntable health ----------------------------------------------------------------------------
+
+class SectorScore(Struct, array_like=True):
+    """How one 10-degree sector of the turntable compares with its reference (1 = the same, 0 = far worse)."""
+    centre_deg: Deg
+    score: float
+
+
+class KindRatio(Struct, array_like=True):
+    """One fault kind's statistic over its threshold (>= 1: raised)."""
+    kind: Name
+    ratio: float
+
+
+class HealthState(Msg, kw_only=True):
+    """Topic `health.state` (added by health, issue 17): the turntable against its reference signature."""
+    status: Name                     # no_reference | sweeping | learning | ok | attention
+    needs_attention: bool = False
+    kind: Name = ""                  # slip | snag | friction | sensor_offset | backlash | sensor_noise
+    angle_deg: Optional[Deg] = None  # where it applies (a snag, a stiff sector)
+    acknowledged: bool = False       # the owner acknowledged it (swivel health ack)
+    gentle: bool = False             # needs attention and not acknowledged: the policy moves gently
+    worst_ratio: float = 0.0
+    ratios: Annotated[list[KindRatio], Meta(max_length=8)] = []
+    sectors: Annotated[list[SectorScore], Meta(max_length=36)] = []
+    moves: int = 0                   # routine moves compared since the reference
+    reference_moves: int = 0         # moves of the reference sweep (0 = none)
+    reference_created: float = 0.0   # wall clock, seconds
+    note: ShortText = ""             # a lasting problem, e.g. an unreadable reference file
+    dropped: int = 0                 # malformed messages dropped by the health service
 
 
 # ---- simulated world (only ever published by `swivel run`'s world process) --------------------------
@@ -314,7 +350,8 @@ class SatelliteState(Msg, kw_only=True):
 class MotionRequest(Struct, kw_only=True):
     v: int = VERSION
     client: Name = ""                # filled by the server from the peer's credentials, not trusted
-    op: Literal["turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours", "tokens"]
+    op: Literal["turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours", "tokens",
+                "health_sweep", "health_ack"]    # health_*: added by health (issue 17)
     angle_deg: Optional[Deg] = None
     enabled: Optional[bool] = None
     min_deg: Optional[Deg] = None

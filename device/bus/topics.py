@@ -31,6 +31,7 @@ TOPICS: dict[str, Topic] = {t.name: t for t in [
     Topic("motor.goal", s.MotorGoal, "policy", state=True, period_s=0.1),
     Topic("motor.state", s.MotorState, "motor", state=True, period_s=0.05),
     Topic("motor.health", s.MotorHealth, "motor"),       # a 20 ms HEALTH window, 50 Hz while reports are on
+    Topic("health.state", s.HealthState, "health", state=True, period_s=0.5),   # turntable health (issue 17)
     Topic("speaker.state", s.SpeakerState, "speaker", state=True, period_s=0.5),
     Topic("sim.world", s.SimWorld, "world", state=True, period_s=0.05),
     Topic("sim.audio", s.SimAudioBlock, "world"),

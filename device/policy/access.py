@@ -20,7 +20,8 @@ from msgspec import Meta
 from ..config import describe_validation_error
 from ..errors import UserError
 
-OPS = ("turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours", "tokens")
+OPS = ("turn", "follow", "pan", "stop", "set_rom", "get_state", "away", "speed", "away_hours", "tokens",
+       "health_sweep", "health_ack")
 DEFAULT_OTHERS = ("get_state",)
 # Principal kinds a door may name, and what each may do by default (the file's key of the same name).
 # `satellite`: Home Assistant through the voice satellite (anyone on the LAN may speak the plain ESPHome API, so it
@@ -29,7 +30,7 @@ PRINCIPALS = {"web_paired": OPS, "web_kiosk": ("get_state",), "satellite": ("get
 
 EXAMPLE = """\
 # Who may use the motion API (swivel motion ...).
-# Ops: turn follow pan stop set_rom get_state away speed away_hours tokens, or "*".
+# Ops: turn follow pan stop set_rom get_state away speed away_hours tokens health_sweep health_ack, or "*".
 same_uid = ["*"]              # processes running as the service's own user (default: everything)
 others = ["get_state"]        # anyone no rule matches (default: only get_state)
 web_paired = ["*"]            # a phone paired with the web app: at most this (and what the web service's uid may)

@@ -57,6 +57,10 @@ INTENT: dict[str, tuple[frozenset[str], str]] = {
     "away_hours": (frozenset({"owner"}), "only the owner may set when away mode pans"),
     "speed": (frozenset({"owner", "granted"}), "only the owner and principals a rule names may change the speed"),
     "tokens": (frozenset({"owner"}), "only the owner may make or revoke app tokens (added with the op, by web)"),
+    # Added by health (issue 17): the reference sweep moves the device over its whole range; acknowledging
+    # "needs attention" ends gentle motion, so it is the owner's (or a principal a rule names) to do.
+    "health_sweep": (frozenset({"owner", "granted"}), "only the owner and principals a rule names may run the health sweep (it moves the device)"),
+    "health_ack": (frozenset({"owner", "granted"}), "only the owner and principals a rule names may acknowledge a turntable problem"),
 }
 # What the humans behind each principal kind a door names are (a kind not listed counts as unknown).
 PRINCIPAL_CATEGORY = {"web_paired": "owner",        # paired with the code shown on the device's own screen

@@ -140,6 +140,10 @@ class MotionApi:
             p.cmd_pan(now)
         elif req.op == "stop":
             p.cmd_stop(now)
+        elif req.op == "health_sweep":
+            p.cmd_health_sweep(now)
+        elif req.op == "health_ack":
+            p.cmd_health_ack(now)
         elif req.op == "away":
             p.cmd_away(_need(req.enabled, "away needs enabled (true or false)"), now)
         elif req.op == "speed":

@@ -23,6 +23,12 @@ class MotionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pan_speed_dps: Annotated[float, Meta(gt=0, le=HW_MAX_SPEED_DPS)] = 30.0
     arrive_tol_deg: Positive = 2.0       # a move is done when the heading is this close and still
     retarget_min_deg: Positive = 3.0     # smaller changes of an ongoing move's target are not sent
+    # Turntable health (issue 17): the reference sweep is slow and calm, so the lag it records is the drive
+    # train's own; while the turntable needs attention (and the owner has not acknowledged it) every goal's
+    # acceleration is scaled by gentle_accel_scale.
+    sweep_speed_dps: Annotated[float, Meta(gt=0, le=HW_MAX_SPEED_DPS)] = 20.0
+    sweep_accel_dps2: Annotated[float, Meta(gt=0, le=HW_MAX_ACCEL_DPS2)] = 80.0
+    gentle_accel_scale: Annotated[float, Meta(gt=0, le=1)] = 0.5
 
 
 class RomConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -10,7 +10,7 @@ from typing import Optional, Union
 
 import msgspec
 
-from ..bus.schemas import DoaEstimate, MotorGoal, MotorState, People, PolicyAlert, PolicyState
+from ..bus.schemas import DoaEstimate, HealthState, MotorGoal, MotorState, People, PolicyAlert, PolicyState
 from .angles import HeadingHistory, diff, to_world
 from .away import Away, Pan, pan_waypoints
 from .config import PolicyConfig, parse_hours
@@ -57,6 +57,7 @@ class Intent:
     source: str = ""
     zone: str = ""
     aim: Optional[Aim] = None
+    accel: Optional[float] = None          # at most this acceleration (the health sweep's calm one)
 
 
 @dataclass
@@ -122,6 +123,8 @@ class Policy:
         # "final" after a "keyword" refines that turn rather than starting another (bounded).
         self.utterances: dict[int, UtteranceMemory] = {}
         self.speed_preset = "normal"
+        self.gentle = False                    # health.state: the turntable needs attention, not acknowledged
+        self.health_ack_ns = 0                 # the owner's last acknowledgement (motion API op health_ack)
         self._alerts: list[PolicyAlert] = []
         self._rom_changed = False
         self._force_goal = False
@@ -163,6 +166,12 @@ class Policy:
     def _heading_at(self, t_ns: int, reported: Optional[float]) -> Optional[float]:
         h = self.history.at(t_ns)
         return h if h is not None else reported
+
+    def on_health(self, msg: HealthState) -> None:
+        """The health service says whether to move gently; a change applies to the move under way too."""
+        if msg.gentle != self.gentle:
+            self.gentle = msg.gentle
+            self._force_goal = True
 
     def on_people(self, msg: People, now_ns: int) -> None:
         republished = self.people_msg is not None and self.people_msg.t_ns == msg.t_ns
@@ -332,6 +341,22 @@ class Policy:
                         self.cfg.motion.pan_speed_dps, 1.0, "pan")
         self._quiet_autonomy(now_ns)
 
+    def cmd_health_sweep(self, now_ns: int) -> None:
+        """The turntable health reference: a calm sweep to the nearer end of the range, the far end and back
+        (both ways over every angle, with a reversal at each end), resting at each end for the error at rest."""
+        if self.heading is None:
+            raise CommandError("motor state unknown: cannot sweep yet")
+        if self.rom_setup is not None:
+            raise CommandError("range-of-motion setup in progress: finish or cancel it first")
+        self._check_can_move(None, now_ns)
+        near, far, _ = pan_waypoints(self.rom.min_deg, self.rom.max_deg, self.heading)
+        self.task = Pan([near, far, near], self.cfg.motion.sweep_speed_dps, 1.5, "sweep")
+        self._quiet_autonomy(now_ns)
+
+    def cmd_health_ack(self, now_ns: int) -> None:
+        """The owner saw "needs attention": the health service stops asking for gentle motion (until worse)."""
+        self.health_ack_ns = now_ns
+
     def cmd_stop(self, now_ns: int) -> None:
         self.task = "stop"
         self._quiet_autonomy(now_ns)
@@ -483,6 +508,9 @@ class Policy:
                 return self._halt(hard or [Hold("stall", self.stall.describe())])
             target = task.advance(target is not None and self._arrived(target), now_ns, h)
             if target is not None:
+                if task.source == "sweep":
+                    return Intent("move", "sweeping", f"health sweep: end {task.index + 1} of {len(task.waypoints)}",
+                                  target, task.speed_dps, "sweep", accel=self.cfg.motion.sweep_accel_dps2)
                 return Intent("move", "panning", f"pan: waypoint {task.index + 1} of {len(task.waypoints)}",
                               target, task.speed_dps, task.source)
             self.task = None
@@ -607,8 +635,11 @@ class Policy:
         self.seq += 1
         if started:
             self.moves += 1
+        accel = min(m.max_accel_dps2, intent.accel) if intent.accel else m.max_accel_dps2
+        if self.gentle:
+            accel *= m.gentle_accel_scale          # > 0 and never above the configured one (the envelope holds)
         self.goal = MotorGoal(t_ns=now_ns, seq=self.seq, mode=kind, target_deg=target, max_speed_dps=speed,
-                              max_accel_dps2=m.max_accel_dps2, rom_min_deg=self.rom.min_deg,
+                              max_accel_dps2=accel, rom_min_deg=self.rom.min_deg,
                               rom_max_deg=self.rom.max_deg, source=intent.source or "hold")
         self.goal_sent_ns = now_ns
         return self.goal
@@ -636,4 +667,5 @@ class Policy:
             muted=self.muted, away=self.away.enabled,
             heading_deg=None if self.heading is None else round(self.heading, 1),
             goal_seq=self.goal.seq if self.goal else -1, moves=self.moves, rom_source=self.rom.source,
-            notes=self.notes[-8:], speed_preset=self.speed_preset, away_hours=self.away.cfg.hours)
+            notes=self.notes[-8:], speed_preset=self.speed_preset, away_hours=self.away.cfg.hours,
+            health_ack_ns=self.health_ack_ns, gentle=self.gentle)

@@ -50,6 +50,7 @@ class PolicyService(Service):
         self._ssl_seen = False
         self.on("vision", "vision.people", lambda m: self.policy.on_people(m, time.monotonic_ns()))
         self.on("motor", "motor.state", lambda m: self.policy.on_motor(m, time.monotonic_ns()))
+        self.on("health", "health.state", self.policy.on_health)     # gentle motion (turntable health)
         self.api = MotionApi(self.policy, self.access, time.monotonic_ns, self.step, self.event,
                              speed_limits=(self.cfg.motor.max_speed_dps, self.cfg.motor.max_accel_dps2),
                              tokens=self._load_tokens(), settings_changed=self._store_settings)

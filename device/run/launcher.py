@@ -23,7 +23,7 @@ from . import tomlwrite
 from .reaper import RUN_ID_ENV, Reaper, die_with_parent
 from .recorder import Recorder
 
-START_ORDER = ("motor", "policy", "ssl", "wake", "vision", "web", "satellite")   # the motor first: nothing may drive it before it is up
+START_ORDER = ("motor", "policy", "health", "ssl", "wake", "vision", "web", "satellite")   # the motor first: nothing may drive it before it is up
 STARTUP_TIMEOUT_S = 90.0
 
 
@@ -79,6 +79,11 @@ class Stack:
         # A simulated room keeps its own range of motion: a run never reads or writes the device's state.
         if not data["policy"].get("state_file"):
             data["policy"]["state_file"] = str(self.runtime_dir / "policy-state.json")
+        # Turntable health keeps its reference in the run's directory too, and a scene never sweeps by itself
+        # (the sweep would turn the screen in every scenario): `swivel health sweep` records one on demand.
+        if not data["health"].get("reference_file"):
+            data["health"]["reference_file"] = str(self.runtime_dir / "health-reference.json")
+        data["health"]["auto_sweep"] = False
         if self.web_url:
             data["web"].update(host="127.0.0.1", port=int(self.web_url.rsplit(":", 1)[1].strip("/")))
             if not data["web"].get("state_dir"):

@@ -19,6 +19,18 @@ def _strip(marks: dict[float, str]) -> str:
     return "".join(cells)
 
 
+def health_line(h) -> str:
+    """The turntable against its reference (issue 17): one line, loud when it needs attention."""
+    if h.needs_attention:
+        where = f" at {h.angle_deg:.0f} deg" if h.angle_deg is not None else ""
+        todo = "acknowledged" if h.acknowledged else "moving gently until `swivel health ack`"
+        return f"health NEEDS ATTENTION: probable {h.kind}{where} ({todo})"
+    text = {"no_reference": "no reference (`swivel health sweep` records one)", "sweeping": "recording the reference sweep",
+            "learning": "comparing the first moves with the reference", "ok": "turntable like its reference"}
+    worst = f"  worst {h.worst_ratio:.2f} of a threshold" if h.ratios else ""
+    return f"health {text.get(h.status, h.status)}  ({h.moves} moves){worst}{'  note: ' + h.note if h.note else ''}"
+
+
 class LiveView:
     """Redraws in place on a terminal; prints one line a second otherwise (logs, CI)."""
 
@@ -86,6 +98,9 @@ class LiveView:
                     out.append(f"       hold {name}{': ' + why if why else ''}")
             else:
                 out.append("       holds: none")
+        health = rec.last.get("health.state")
+        if health:
+            out.append(health_line(health))
         return out
 
     def _web_line(self) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEMD_DIR = REPO / "systemd"
-SERVICES = ("motor", "ssl", "vision", "policy", "web", "speaker", "wake", "satellite")
+SERVICES = ("motor", "ssl", "vision", "policy", "web", "speaker", "wake", "satellite", "health")
 UNITS = tuple(f"swivel-{s}.service" for s in SERVICES)
 INSTALL_BIN = "/opt/swivel/bin/swivel"
 

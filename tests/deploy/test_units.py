@@ -22,6 +22,7 @@ EXPECTED_DEVICES = {
     "web": set(),
     "wake": set(),
     "satellite": {"char-alsa rw"},
+    "health": set(),
 }
 # Only the web service listens on the network (the LAN: see its IPAddressAllow=).
 # The satellite too (Home Assistant on the LAN, zeroconf: it also lists interfaces over netlink).
@@ -107,8 +108,9 @@ def test_unit_contract(service):
     env = dict(w.split("=", 1) for w in words(s["Environment"]))
     assert env["SWIVEL_RUNTIME_DIR"] == "/run/swivel"
     assert unit["Unit"]["PartOf"] == ["swivel.target"]
-    # Writable: the runtime dir for all; state for the policy; a cache (matplotlib's) for vision. Nothing else.
-    assert ("StateDirectory" in s) == (service in ("policy", "web"))
+    # Writable: the runtime dir for all; state for the policy, web and health (its reference); a cache (matplotlib's)
+    # for vision. Nothing else.
+    assert ("StateDirectory" in s) == (service in ("policy", "web", "health"))
     assert ("CacheDirectory" in s) == (service == "vision")
     assert not {"ReadWritePaths", "LogsDirectory", "ConfigurationDirectory"} & set(s)
 

@@ -177,7 +177,8 @@ def test_bad_access_file_is_one_clear_line_at_start(tmp_path, runtime_dir, subpr
     assert r.returncode == 2
     last = r.stderr.strip().splitlines()[-1]
     assert last == (f"swivel: access policy {access} line 5: rule[0].ops: unknown op 'spin'; "
-                    "known: turn, follow, pan, stop, set_rom, get_state, away, speed, away_hours, tokens or \"*\"")
+                    "known: turn, follow, pan, stop, set_rom, get_state, away, speed, away_hours, tokens, health_sweep, "
+                    "health_ack or \"*\"")
     assert "Traceback" not in r.stderr
 
 
