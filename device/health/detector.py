@@ -39,6 +39,7 @@ class MoveStats:
     direction: int
     lag_dev: Optional[float] = None           # reference lag - this move's lag (positive = lags more)
     bin_excess: dict[tuple[int, int], float] = field(default_factory=dict)  # (bin, direction) -> lag beyond lag_dev
+    offset_dev: Optional[float] = None        # err while moving - the reference's (positive = reads ahead)
     rest_dev: Optional[float] = None          # rest error after the move - the reference's
     slip_pct: Optional[float] = None          # travel lost, percent (positive = stopped short)
     backlash_dev: Optional[float] = None
@@ -54,6 +55,7 @@ def move_stats(m: Move, ref: Reference) -> Optional[MoveStats]:
     if m.samples:
         devs = [(a, ref.lag_at(sector_of(a), m.direction) - lag) for a, lag in m.samples]
         st.lag_dev = sum(d for _, d in devs) / len(devs)
+        st.offset_dev = -st.lag_dev * m.direction            # lag is err along the motion: err = lag x direction
         bins: dict[tuple[int, int], list[float]] = {}
         for a, d in devs:
             bins.setdefault((bin_of(a), m.direction), []).append(d - st.lag_dev)   # local: the move's level out
@@ -96,11 +98,10 @@ def pooled(stats: list[MoveStats]) -> tuple[dict[str, Optional[float]], dict[tup
     # A bin counts once two moves went through it: one move's excess there may be the sensor's count.
     excess = {k: sum(v) / len(v) for k, v in by_bin.items() if len(v) >= 2}
     snag = max(excess.values()) if len(excess) >= 3 else None
-    plus = [s.rest_dev for s in stats if s.direction > 0 and s.rest_dev is not None]
-    minus = [s.rest_dev for s in stats if s.direction < 0 and s.rest_dev is not None]
-    offset = None
-    if plus and minus and len(plus) + len(minus) >= MIN_POOLED:
-        offset = abs(sum(plus) / len(plus) + sum(minus) / len(minus)) / 2
+    # A shifted magnet reads the same error both ways; a lag reads opposite ways. Moving windows dither over the
+    # sensor's 0.35-degree count, so their mean resolves an offset far finer than the error at rest does.
+    offset = _balanced(stats, lambda s: s.offset_dev)
+    offset = abs(offset) if offset is not None else None
     return {
         "slip": _mean(s.slip_pct for s in stats),
         "snag": snag,
@@ -148,7 +149,7 @@ class Detector:
     def verdict(self) -> Verdict:
         values, excess = pooled(list(self.recent))
         ratios = {k: max(0.0, v) / self.thresholds[k] for k, v in values.items() if v is not None}
-        kind = classify(ratios)
+        kind = classify(ratios, values)
         angle = None
         if kind in ("snag", "friction") and excess:
             peak = max(excess, key=excess.get)
@@ -167,18 +168,27 @@ class Detector:
         return Verdict(ratios, kind, angle, scores, len(self.recent))
 
 
-def classify(ratios: dict[str, float]) -> Optional[str]:
-    """The probable kind: the raised statistic furthest past its threshold.
+def classify(ratios: dict[str, float], values: Optional[dict[str, Optional[float]]] = None) -> Optional[str]:
+    """The probable kind: the raised statistic furthest past its threshold, with two corrections for faults that
+    move more than one statistic.
 
-    Some faults move more than one statistic: a belt that slips leaves the error at rest drifting (read as an
-    offset too), a snag adds a little lag overall. Their own statistic grows faster, so the largest ratio names
-    the cause; slip is preferred over an offset when both are raised, since only slip makes the rest error
-    move with the travel."""
+    - A belt that slips leaves the error at rest drifting, and the drift reads as an offset too: only slip makes
+      the rest error move with the travel, so slip wins over an offset.
+    - A shifted magnet seen over moves some of which were before the shift leaks into the lag each way (friction);
+      but it always shows at least as much in the offset (same units, degrees), and friction shows none there.
+    """
     raised = {k: r for k, r in ratios.items() if r >= 1.0}
     if not raised:
         return None
     if "slip" in raised and "sensor_offset" in raised:
         raised.pop("sensor_offset")
+    if "friction" in raised and values is not None:
+        off, fr = values.get("sensor_offset") or 0.0, values.get("friction") or 0.0
+        if off >= fr:                         # the lag each way is mostly one sign: a shifted magnet
+            raised.pop("friction")
+            raised["sensor_offset"] = max(ratios.get("sensor_offset", 0.0), 1.0)
+        else:
+            raised.pop("sensor_offset", None)
     return max(raised, key=raised.get)
 
 

@@ -17,6 +17,7 @@ from .detector import Detector, Verdict
 from .features import Move, MoveTracker, finite, sector_centre
 
 MAX_SWEEP_MOVES = 16              # a sweep is three moves; more means it was not one
+SWEEP_TAIL_S = 1.5                # motor.health runs behind policy.state: the last leg's windows still arrive
 
 
 def resolve_reference_path(hc: HealthConfig) -> Path:
@@ -46,6 +47,7 @@ class HealthService(Service):
         if self.ref is not None:
             self.detector = Detector(self.ref, hc.thresholds, hc.pool)
         self.sweeping = False
+        self.sweep_close_at: Optional[float] = None    # the sweep ended: its last windows until then
         self.sweep_moves: list[Move] = []
         self.sweep_rom = (-180.0, 180.0)
         self.policy_state: Optional[PolicyState] = None
@@ -61,6 +63,7 @@ class HealthService(Service):
         self.on("policy", "policy.state", self._on_policy)
         self.loop.every(1.0 / hc.state_rate_hz, self.publish)
         self.loop.every(1.0, self._maybe_auto_sweep)
+        self.loop.every(0.2, self._maybe_finish_sweep)
         self.event("health started", reference=str(self.path), has_reference=self.ref is not None,
                    thresholds=hc.thresholds)
 
@@ -73,7 +76,7 @@ class HealthService(Service):
         m = self.tracker.feed(w)
         if m is None:
             return
-        if self.sweeping:
+        if self.sweeping or self.sweep_close_at is not None:
             if len(self.sweep_moves) < MAX_SWEEP_MOVES:
                 self.sweep_moves.append(m)
             return
@@ -106,14 +109,15 @@ class HealthService(Service):
         self.policy_state = st
         sweeping = st.mode == "sweeping"
         if sweeping and not self.sweeping:
-            self.sweeping, self.sweep_moves = True, []
+            # (A move under way when it began runs on into the first leg: its slow part counts, which is harmless.)
+            self.sweeping, self.sweep_moves, self.sweep_close_at = True, [], None
             self.sweep_rom = (st.rom_min_deg, st.rom_max_deg)
-            self.tracker.interrupt()              # the move under way began before the sweep
             self.event("health sweep started", rom=f"{st.rom_min_deg:g}..{st.rom_max_deg:g}")
             self.publish()
         elif self.sweeping and not sweeping:
             self.sweeping = False
-            self._finish_sweep(st)
+            self.sweep_close_at = time.monotonic() + SWEEP_TAIL_S
+            self.sweep_decision = st.decision
         if self.ack_seen is None:
             self.ack_seen = st.health_ack_ns      # what was acknowledged before we started is not news
         elif st.health_ack_ns != self.ack_seen:
@@ -123,7 +127,12 @@ class HealthService(Service):
             self.publish()
 
     # -- the reference sweep ------------------------------------------------------------------------
-    def _finish_sweep(self, st: PolicyState) -> None:
+    def _maybe_finish_sweep(self) -> None:
+        if self.sweep_close_at is not None and time.monotonic() >= self.sweep_close_at and not self.sweeping:
+            self.sweep_close_at = None
+            self._finish_sweep(self.sweep_decision)
+
+    def _finish_sweep(self, decision: str) -> None:
         # The closing rest of the last leg has not been cut into a move yet: close it now.
         last = self.tracker.flush()
         if last is not None and len(self.sweep_moves) < MAX_SWEEP_MOVES:
@@ -132,8 +141,8 @@ class HealthService(Service):
             ref = reference.build(self.sweep_moves, self.sweep_rom, self.cfg.policy.motion.sweep_speed_dps)
         except ValueError as exc:
             self.note = f"health sweep not used: {exc}"[:200]
-            self.event("health sweep not used", logging.WARNING, detail=str(exc), moves=len(self.sweep_moves),
-                       decision=st.decision)
+            self.event("health sweep not used", logging.WARNING, detail=str(exc), decision=decision,
+                       moves=[[round(m.start_deg, 1), round(m.end_deg, 1), m.tainted] for m in self.sweep_moves])
             self.publish()
             return
         try:
@@ -158,7 +167,7 @@ class HealthService(Service):
         if not self.hc.auto_sweep or self.ref is not None or self.note.startswith("turntable health reference"):
             return
         now = time.monotonic()
-        if (self.sweeping or self.homed_since is None or now - self.homed_since < self.hc.auto_sweep_delay_s
+        if (self.sweeping or self.sweep_close_at is not None or self.homed_since is None or now - self.homed_since < self.hc.auto_sweep_delay_s
                 or not self.peer_alive("policy") or now - self.last_sweep_request < 30.0):
             return
         self.last_sweep_request = now
@@ -180,7 +189,7 @@ class HealthService(Service):
     # -- output -------------------------------------------------------------------------------------
     def state(self) -> HealthState:
         a, v = self.attention, self.verdict
-        if self.sweeping:
+        if self.sweeping or self.sweep_close_at is not None:
             status = "sweeping"
         elif self.ref is None:
             status = "no_reference"

@@ -11,7 +11,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from device.bus.schemas import MotorHealth                              # noqa: E402
 from device.health.features import Move, MoveTracker                    # noqa: E402
-from device.motor.link import MotorLink                                 # noqa: E402
+from device.motor.link import LinkError, MotorLink                       # noqa: E402
 from device.motor.protocol import REPORT_HEALTH, AckResult, Flags       # noqa: E402
 from device.sim.turntable import SimTurntable                           # noqa: E402
 
@@ -33,7 +33,7 @@ def window(h, t, t_ns: int) -> MotorHealth:
 class Rig:
     """One simulated turntable at `speed` x real time; every HEALTH window goes through a MoveTracker."""
 
-    def __init__(self, tmp: Path, speed: float = 3.0, elf: Optional[Path] = None):
+    def __init__(self, tmp: Path, speed: float = 2.0, elf: Optional[Path] = None):
         self.speed = speed
         self.tt = SimTurntable(tmp, elf, fast_plant=True, speed=speed).start()
         self.tracker = MoveTracker()
@@ -43,28 +43,46 @@ class Rig:
         self.link = MotorLink(str(self.tt.pty_link), ack_timeout_s=0.2, retries=6, on_health=self._on_health).start()
         if not (self.link.wait_connected(5.0) and self.link.wait_telemetry(3.0) is not None):
             raise RuntimeError("the simulated MCU did not answer")
+        self.host_timeouts = 0
+        self._timed_out = False
+        self._running = True
+        # Pings on their own thread: the MCU brakes after 250 ms (simulated) of host silence, and a busy machine
+        # must not turn a wait in the main thread into a braked move.
+        self._pinger = threading.Thread(target=self._ping_loop, name="health-rig-pings", daemon=True)
+        self._pinger.start()
         assert self.link.set_reports(REPORT_HEALTH) == AckResult.OK
         self.link.home()
         self.heading = 0.0
 
+    def _ping_loop(self) -> None:
+        while self._running:
+            try:
+                self.link.ping()
+            except LinkError:
+                pass
+            time.sleep(0.01)
+
     def _on_health(self, h, t, t_ns) -> None:
         if t is None:
             return
+        timed_out = bool(t.flags & Flags.HOST_TIMEOUT)
+        if timed_out and not self._timed_out:
+            self.host_timeouts += 1                       # the machine held the pings back: that move is no evidence
+        self._timed_out = timed_out
         with self.lock:
-            if t.flags & (Flags.MANUAL | Flags.STALLED):
+            if t.flags & (Flags.MANUAL | Flags.STALLED | Flags.HOST_TIMEOUT):
                 self.tracker.interrupt()                  # what the service does on motor.state
             m = self.tracker.feed(window(h, t, t_ns))
             if m is not None:
                 self.moves.append(m)
 
     def talk(self, sim_s: float, until=None) -> None:
-        """Keep the MCU company (pings every ~60 ms of simulated time) for sim_s simulated seconds."""
-        end = time.monotonic() + sim_s / self.speed
-        while time.monotonic() < end:
-            self.link.ping()
+        """Wait sim_s seconds of simulated time (the harness's own clock: a busy machine only makes it longer)."""
+        end = self.tt.state().sim_s + sim_s
+        while self.tt.state().sim_s < end:
             if until is not None and until():
                 return
-            time.sleep(0.06 / self.speed)
+            time.sleep(0.01)
 
     def arrived(self, target: float) -> bool:
         t = self.link.telemetry
@@ -78,11 +96,15 @@ class Rig:
     def move(self, target: float, speed: float = ROUTINE_SPEED_DPS, accel: float = ROUTINE_ACCEL_DPS2,
              rest_s: float = 1.4) -> None:
         """One move and the rest after it (long enough for the tracker to close it)."""
-        r = self.link.move(target, speed, accel)
-        if r not in (AckResult.OK, AckResult.CLAMPED):
-            raise RuntimeError(f"MOVE answered {r}")
-        self.talk(0.1)
-        self.talk(abs(target - self.heading) / speed + 3.0, until=lambda: self.arrived(target))
+        for _ in range(4):                                # again after a braked (host-timeout) move
+            r = self.link.move(target, speed, accel)
+            if r not in (AckResult.OK, AckResult.CLAMPED):
+                raise RuntimeError(f"MOVE answered {r}")
+            self.talk(0.1)
+            self.talk(abs(target - self.heading) / speed + 3.0,
+                      until=lambda: self.arrived(target) or self._timed_out)
+            if self.arrived(target):
+                break
         n = len(self.moves)
         self.talk(rest_s)
         self.talk(1.0, until=lambda: len(self.moves) > n)     # the tracker closes it 1.2 s after it stopped
@@ -112,5 +134,7 @@ class Rig:
             return list(self.moves[first:])
 
     def close(self) -> None:
+        self._running = False
+        self._pinger.join(1.0)
         self.link.close()
         self.tt.stop()
