@@ -38,7 +38,8 @@ class VisionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Micro-motion (see tracker.py): a face whose head has not yet shifted by motion_spans eye spans
     # (or not for static_hold_s) is published as static (a poster, a photo on the wall) and the policy
     # does not turn to it.
-    motion_spans: float = 0.10
+    motion_spans: float = 0.10       # for faces placed by the detector's eye keypoints
+    motion_spans_mesh: float = 0.07  # for faces the mesh fitted (its centroid is much steadier)
     static_hold_s: float = 20.0
     pose_every: int = 8              # run the pose model on every Nth frame (far or turned-away people)
     max_people: int = 6

@@ -37,6 +37,7 @@ class VisionService(Service):
         self.pipeline = FramePipeline(self.detector, self.model, pose_every=vc.pose_every)
         self.tracker = Tracker(confirm_hits=vc.confirm_hits, confirm_span_s=vc.confirm_span_s,
                                max_missed_s=vc.max_missed_s, motion_spans=vc.motion_spans,
+                               motion_spans_mesh=vc.motion_spans_mesh,
                                static_hold_s=vc.static_hold_s,
                                gate_deg=vc.gate_deg, fast_turn_dps=vc.fast_turn_dps)
         self.rate = FrameRate(vc.idle_fps, vc.active_fps, vc.wake_boost_s, vc.linger_s)

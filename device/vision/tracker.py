@@ -13,8 +13,14 @@ from .camera_model import wrap_deg
 from .people import PersonEstimate
 
 STILL_DPS = 1.0                # frames captured while the device turns slower than this judge micro-motion
-SETTLE_HITS = 8                # sightings before a track's micro-motion counts
-MOTION_BLOCK = 6               # sightings per block; a block's median cancels frame-to-frame jitter
+# Per kind of sighting: (sightings before micro-motion counts, sightings per block). A block's median
+# cancels frame-to-frame jitter. The whole mesh's centroid ("mesh") is steady on a print from its third
+# fit on (its block medians moved at most 0.023 eye spans on the tuning prints), so it is judged on short
+# blocks; the detector's eye keypoints ("keypoints", far or strongly turned faces) jitter more and need
+# longer ones.
+MOTION_SETTLE = {"mesh": 3, "keypoints": 8}
+MOTION_BLOCK = {"mesh": 4, "keypoints": 6}
+MESH_GLITCH = 0.06             # a mesh whose size jumps by this fraction is re-fitting, not a moving head
 MOTION_BLOCKS = 8              # blocks compared with each other...
 MOTION_MAX_SPAN_NS = 4_000_000_000   # ...within this time (two blocks even at the idle 2 fps)
 RATE_GAIN = 0.35               # alpha-beta filter: how much of a bearing surprise goes into the track's speed
@@ -95,8 +101,9 @@ class Tracker:
 
     def __init__(self, confirm_hits: int = 3, max_missed_s: float = 1.0, gate_deg: float = 8.0,
                  fast_turn_dps: float = 45.0, smoothing: float = 0.5, confirm_span_s: float = 0.4,
-                 motion_spans: float = 0.10, static_hold_s: float = 20.0):
+                 motion_spans: float = 0.10, static_hold_s: float = 20.0, motion_spans_mesh: float = 0.07):
         self.motion_spans, self.static_hold_ns = motion_spans, int(static_hold_s * 1e9)
+        self.motion_spans_mesh = motion_spans_mesh
         self.confirm_hits, self.max_missed_ns = confirm_hits, int(max_missed_s * 1e9)
         self.confirm_span_ns = int(confirm_span_s * 1e9)
         self.gate_deg, self.fast_turn_dps, self.smoothing = gate_deg, fast_turn_dps, smoothing
@@ -155,22 +162,36 @@ class Tracker:
     def _watch_motion(self, track: Track, t_ns: int, est: PersonEstimate, turn_dps: float,
                       heading_deg: float) -> None:
         """Fold one sighting into the track's micro-motion window (see the class docstring)."""
-        u, v = est.head_px
-        span = est.span_px
         # A turn of the device starts the series over, and a track's first sightings do not count (a
         # tracking-mode mesh takes a few frames to settle on a face it has just been handed).
         if est.source != "face":
             return                        # a pose sighting of the same person says nothing here
-        kind = "mesh" if len(est.landmarks) >= 20 else "keypoints"
+        span = est.span_px
+        if est.shape_px is not None:
+            # The mesh: where its centroid is (hundreds of points averaged). Its size is left out: a
+            # living head's centimetre to and fro changes it by under 1 % at 2 m, far below how much a
+            # fit on a print breathes, so it would only add false movement.
+            kind, (u, v, size) = "mesh", est.shape_px
+        else:
+            kind, (u, v), size = "keypoints", est.head_px, float("nan")
         turned = abs(wrap_deg(heading_deg - track.motion_heading_deg)) > 0.05
         track.motion_heading_deg = heading_deg
-        if abs(turn_dps) > STILL_DPS or turned or track.hits < SETTLE_HITS or not (span == span and u == u
-                                                                                   and span > 1.0):
+        if abs(turn_dps) > STILL_DPS or turned:
             self._restart_motion(track)
             return
+        if track.hits < MOTION_SETTLE[kind] or not (span == span and u == u and span > 1.0):
+            return
+        if kind == "mesh":
+            # A fit that suddenly grew or shrank is the mesh re-finding the face (a new crop, a fresh
+            # detection), converging again over a few frames: its centroid is not the head's.
+            sizes = track.motion.setdefault("mesh sizes", [])
+            sizes.append(size)
+            del sizes[:-8]
+            if len(sizes) >= 3 and abs(size / float(np.median(sizes)) - 1.0) > MESH_GLITCH:
+                return
         rows = track.motion.setdefault(kind, [])
         rows.append((u, v, span))
-        if len(rows) < MOTION_BLOCK:
+        if len(rows) < MOTION_BLOCK[kind]:
             return
         blocks = track.blocks.setdefault(kind, deque(maxlen=MOTION_BLOCKS))
         blocks.append((t_ns, *np.median(np.array(rows), axis=0)))
@@ -178,11 +199,13 @@ class Tracker:
         while blocks and t_ns - blocks[0][0] > MOTION_MAX_SPAN_NS:
             blocks.popleft()
         _, u1, v1, s1 = blocks[-1]
-        if any(max(math.hypot(u1 - u0, v1 - v0), abs(s1 - s0)) > self.motion_spans * s1
-               for _, u0, v0, s0 in list(blocks)[:-1]):
-            track.exceed_run[kind] = track.exceed_run.get(kind, 0) + 1
+        if kind == "mesh":
+            moved = any(math.hypot(u1 - u0, v1 - v0) > self.motion_spans_mesh * s1
+                        for _, u0, v0, _ in list(blocks)[:-1])
         else:
-            track.exceed_run[kind] = 0
+            moved = any(max(math.hypot(u1 - u0, v1 - v0), abs(s1 - s0)) > self.motion_spans * s1
+                        for _, u0, v0, s0 in list(blocks)[:-1])
+        track.exceed_run[kind] = track.exceed_run.get(kind, 0) + 1 if moved else 0
         if track.exceed_run[kind] >= 2:            # one odd block is a glitch; two running are a head moving
             track.moved_ns = t_ns
             track.moves_seen += 1
