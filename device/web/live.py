@@ -96,6 +96,14 @@ class LiveState:
             self.timeline.append(entry)
         return out, entry
 
+    def on_turntable(self, h) -> dict:
+        """health.state (turntable health, issue 17): the line under the polar view and its acknowledge button."""
+        out = self.last["turntable"] = {
+            "type": "turntable", "status": h.status, "needs_attention": h.needs_attention, "kind": h.kind,
+            "angle": _r(h.angle_deg), "acknowledged": h.acknowledged, "gentle": h.gentle, "moves": h.moves,
+            "note": h.note, "sectors": [[s.centre_deg, s.score] for s in h.sectors]}
+        return out
+
     def zone_edges(self, target: Optional[float]) -> dict:
         """Dead, holding and motion zone edges (degrees off the screen normal) for the target's distance:
         the person seen nearest the target, else the distance the policy assumes for a sound."""

@@ -45,6 +45,7 @@ COMMANDS = {
     "pan": ("pan", {}),
     "turn": ("turn", {"angle_deg": (int, float)}),
     "tokens": ("tokens", {"action": (str,)}),
+    "health_ack": ("health_ack", {}),          # added by health: the owner saw "needs attention"
 }
 # Optional arguments (only app tokens have them): name, and the list of ops a new token carries.
 OPTIONAL = {"tokens": {"name": (str,), "ops": (list,)}}
@@ -120,6 +121,7 @@ class WebService:
         self.sub.subscribe("policy", "policy.state", "policy.alert")
         self.sub.subscribe("vision", "vision.people")
         self.sub.subscribe("ssl", "ssl.doa")
+        self.sub.subscribe("health", "health.state")
         self.rpc = RpcClient(self.runtime_dir, self.ctx, timeout_s=self.wc.rpc_timeout_s)
         self.pages: set[Page] = set()
         self.counts: dict[str, int] = {}
@@ -405,6 +407,8 @@ class WebService:
                 self._broadcast(self.live.on_people(m))
             elif topic == "ssl.doa":
                 self._broadcast(self.live.on_doa(m))
+            elif topic == "health.state":
+                self._broadcast(self.live.on_turntable(m))
             elif topic == "policy.alert":
                 entry = {"at": round(time.time(), 2), "mode": "away", "decision": f"away alert: person at "
                          f"{m.bearing_deg:.0f} deg", "holds": [], "reason": "away mode saw someone"}

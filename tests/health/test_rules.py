@@ -63,3 +63,16 @@ def test_reference_file_round_trip_and_bad_files_are_one_line(tmp_path):
     path.write_text(json.dumps({"format": 2}))
     with pytest.raises(reference.ReferenceError, match="format 2 is not 1"):
         reference.load(path)
+
+
+def test_the_web_page_gets_the_turntable_line_and_may_acknowledge():
+    from device.bus.schemas import HealthState, SectorScore
+    from device.policy.config import ZonesConfig
+    from device.web.live import LiveState
+    from device.web.server import COMMANDS
+    live = LiveState(ZonesConfig(), 0.5, 10)
+    view = live.on_turntable(HealthState(t_ns=1, status="attention", needs_attention=True, kind="snag", angle_deg=40.0,
+                                         gentle=True, sectors=[SectorScore(35.0, 0.2)]))
+    assert json.loads(json.dumps(view)) == view and live.last["turntable"] is view     # sent again to a new page
+    assert view["type"] == "turntable" and view["kind"] == "snag" and view["angle"] == 40.0 and view["gentle"]
+    assert COMMANDS["health_ack"] == ("health_ack", {})           # the page's button: a motion API op, decided there

@@ -1,7 +1,7 @@
 """Turntable health benchmark on the real firmware in simavr: detection per fault kind and severity at <= 1 false alarm per 1,000 moves, against a raw-error baseline.
 
-Each run is a fresh simulated turntable: the reference sweep, then routine moves (80 deg/s, 160 deg/s^2, 8..120
-degrees to a random point of -150..150). Thresholds come from healthy runs only (the tuning seeds); the false-
+One reference sweep, then runs on the same simulated turntable started afresh: routine moves (80 deg/s, 160 deg/s^2,
+8..120 degrees to a random point of -150..150). Thresholds come from healthy runs only (the tuning seeds); the false-
 alarm rate is counted on other healthy seeds. A fault run has POOL healthy moves, then the fault, then its moves.
 The baseline is one threshold on the largest |err| of a move, set from the same healthy runs at the same budget.
 """
@@ -62,14 +62,17 @@ class RunLog:
             self.raw.append(raw_error(m))
 
 
-def fresh(tmp: Path, speed: float, seed: int) -> tuple[Rig, object]:
+def record_reference(tmp: Path, speed: float):
+    """One reference sweep, as one device records it at setup; every run below is that device, started afresh."""
+    rig = Rig(tmp / "reference", speed=speed)
+    try:
+        return refmod.build(rig.sweep(), (-150.0, 150.0), SWEEP_SPEED_DPS)
+    finally:
+        rig.close()
+
+
+def healthy_run(tmp: Path, speed: float, seed: int, moves: int, ref) -> RunLog:
     rig = Rig(tmp / f"run{seed}", speed=speed)
-    ref = refmod.build(rig.sweep(), (-150.0, 150.0), SWEEP_SPEED_DPS)
-    return rig, ref
-
-
-def healthy_run(tmp: Path, speed: float, seed: int, moves: int) -> RunLog:
-    rig, ref = fresh(tmp, speed, seed)
     try:
         log = RunLog(ref)
         log.add(rig.routine(moves, random.Random(seed)))
@@ -80,8 +83,8 @@ def healthy_run(tmp: Path, speed: float, seed: int, moves: int) -> RunLog:
 
 
 def fault_run(tmp: Path, speed: float, seed: int, kind: str, severity: float, moves: int,
-              thresholds: dict, raw_threshold: float) -> dict:
-    rig, ref = fresh(tmp, speed, seed)
+              thresholds: dict, raw_threshold: float, ref) -> dict:
+    rig = Rig(tmp / f"run{seed}", speed=speed)
     rng = random.Random(seed)
     try:
         det = Detector(ref, thresholds, POOL)
@@ -134,15 +137,31 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", choices=sorted(FAULTS), help="these fault kinds only (a quick look)")
     ap.add_argument("--no-write", action="store_true", help="print, do not write BENCHMARKS.md")
     ap.add_argument("--json", metavar="FILE", help="also write every figure here")
+    ap.add_argument("--from-json", metavar="FILE", help="write the section from a run's --json, without running")
     args = ap.parse_args()
+    if args.from_json:
+        fig = json.loads(Path(args.from_json).read_text())
+        for k, v in fig.get("args", {}).items():          # else: the same options as the run, given again
+            setattr(args, k, v)
+        write_section("health", markdown(fig, args))
+        return
     t0 = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="bench-health-"))
-    tune = [healthy_run(tmp, args.speed, 100 + i, args.moves) for i in range(args.tune_runs)]
+    ref = record_reference(tmp, args.speed)
+    print("reference", ref.moves, "moves, lag", ref.lag_up_deg, ref.lag_down_deg, flush=True)
+    tune = []
+    for i in range(args.tune_runs):
+        tune.append(healthy_run(tmp, args.speed, 100 + i, args.moves, ref))
+        print(f"tuning run {i + 1}/{args.tune_runs}: {len(tune[-1].pooled)} moves, {time.monotonic() - t0:.0f} s", flush=True)
     values = {k: [p[k] for log in tune for p in log.pooled] for k in KINDS}
     thresholds = thresholds_from_healthy(values, BUDGET)
     raw_thr = baseline_threshold([x for log in tune for x in log.raw])
     print("thresholds", thresholds, "baseline max|err|", raw_thr, flush=True)
-    test = [healthy_run(tmp, args.speed, 200 + i, args.moves) for i in range(args.test_runs)]
+    test = []
+    for i in range(args.test_runs):
+        test.append(healthy_run(tmp, args.speed, 200 + i, args.moves, ref))
+        print(f"test run {i + 1}/{args.test_runs}: {raised_count(test[-1], thresholds)} false alarms in "
+              f"{len(test[-1].pooled)} moves, {time.monotonic() - t0:.0f} s", flush=True)
     test_moves = sum(len(log.pooled) for log in test)
     false_alarms = sum(raised_count(log, thresholds) for log in test)
     base_false = sum(sum(1 for x in log.raw if x > raw_thr) for log in test)
@@ -154,13 +173,14 @@ def main() -> None:
             continue
         for j, sev in enumerate(sevs):
             r = fault_run(tmp, args.speed, 300 + 10 * list(FAULTS).index(kind) + j, kind, sev, args.fault_moves,
-                          thresholds, raw_thr)
+                          thresholds, raw_thr, ref)
             print(r, flush=True)
             results.append(r)
     wall = time.monotonic() - t0
     fig = {"thresholds": thresholds, "baseline_threshold": raw_thr, "tune_moves": tune_moves,
            "test_moves": test_moves, "false_alarms": false_alarms, "baseline_false_alarms": base_false,
            "faults": results, "wall_s": wall, "speed": args.speed,
+           "args": {k: getattr(args, k) for k in ("speed", "tune_runs", "test_runs", "moves", "fault_moves")},
            "host_timeouts": sum(log.host_timeouts for log in tune + test) + sum(r["host_timeouts"] for r in results)}
     if args.json:
         Path(args.json).write_text(json.dumps(fig, indent=1))
@@ -198,8 +218,9 @@ def markdown(fig: dict, args) -> str:
            f" ({fig['false_alarms'] / tm * 1000:.1f} per 1,000)"))
     return f"""## Turntable health (issue 17)
 
-`{cmd}` ({fig['wall_s'] / 60:.0f} min wall, the firmware in simavr at {fig['speed']:g}x real time, fast plant). Each run
-is a fresh simulated turntable: the reference sweep (20 deg/s over -150..150, out and back), then routine moves at the
+`{cmd}` ({fig['wall_s'] / 60:.0f} min wall, the firmware in simavr at {fig['speed']:g}x real time, fast plant). One
+reference sweep (20 deg/s over -150..150, out and back), as a device records it at setup; each run is that turntable
+started afresh, with routine moves at the
 policy's default 80 deg/s and 160 deg/s^2, 8..120 degrees to random points of -150..150, 1.4 s apart. Thresholds from
 {fig['tune_moves']} moves of {args.tune_runs} healthy tuning runs only (seeds 100..), at a budget of 1 false alarm per
 1,000 moves split over the {len(KINDS)} kinds (exponential tail over the top 10 % of each pooled statistic, never below

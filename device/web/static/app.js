@@ -255,6 +255,7 @@ const handlers = {
   people(m) { S.people = m; dirty = true; },
   doa(m) { S.doa = m; dirty = true; },
   health(m) { showHealth(m); },
+  turntable(m) { showTurntable(m); },
   timeline(m) { $("timeline").replaceChildren(...m.entries.slice().reverse().map(timelineItem)); },
   timeline_add(m) {
     const ol = $("timeline");
@@ -303,7 +304,21 @@ function svgAngle(ev) {
   return Math.atan2(-q.x, -q.y) * 180 / Math.PI;
 }
 
+function showTurntable(t) {
+  // Turntable health (issue 17): what needs attention, and the one button that ends gentle motion.
+  const where = t.angle === null ? "" : ` at ${t.angle} deg`;
+  const text = t.needs_attention
+    ? `turntable needs attention: probable ${t.kind}${where}` + (t.acknowledged ? " (acknowledged)" : "; moving gently")
+    : {no_reference: "turntable health: no reference yet", sweeping: "turntable health: recording the reference",
+       learning: "turntable health: comparing its first moves", ok: "turntable health: like its reference"}[t.status]
+      || `turntable health: ${t.status}`;
+  $("turntable-text").textContent = text + (t.note ? ` (${t.note})` : "");
+  $("turntable").className = t.needs_attention ? "attention" : "";
+  $("health-ack").hidden = !(t.needs_attention && !t.acknowledged) || MODE === "kiosk";
+}
+
 function setupControls() {
+  $("health-ack").onclick = () => cmd("health_ack", {});
   for (const [id, which] of [["h-min", 0], ["h-max", 1]]) {
     const h = $(id);
     h.addEventListener("pointerdown", (ev) => {
