@@ -200,6 +200,9 @@ class MotorState(Msg, kw_only=True):
     retransmits: int = 0
     timeouts: int = 0
     rx_crc_errors: int = 0
+    # The MCU's own count of step-queue underruns (the planner fell behind mid-move), from its STATUS, read
+    # about once a second; None until the first STATUS since the MCU started.
+    underruns: Optional[int] = None
 
 
 class MotorHealth(Msg, kw_only=True):

@@ -11,7 +11,8 @@ Record schema (version 1), one JSON object per journal line:
   vision:    people, fps, blind
   policy:    mode, decision, reason, holds
   motor:     queue (commands waiting in the motor service), retransmits, timeouts (link counters during the event),
-             link_ok, underruns (null: the firmware does not report them)
+             link_ok, underruns (the MCU's step-queue underruns from before the wake event to 3 s after the
+             estimate, from its STATUS counters; null when not known)
   cpu:       host (busy share of all CPUs, 0..1), services {name: CPUs used} from the end of the utterance to 0.5 s after the wake event
   faults:    (simulated runs only) the faults the world injected into this event
 """
@@ -55,6 +56,7 @@ def build_record(wake, timeline: dict, cpu_load: dict | None = None) -> dict:
     pstate = _before(timeline.get("policy.state", []), (goal.t_ns if goal else at + WINDOW_NS))
     m0 = _before(states, wake.t_ns)
     m1 = moving or _before(states, at + WINDOW_NS)
+    m_end = _before(states, at + WINDOW_NS)          # underruns happen during the turn, after it began
 
     def s(a, b):
         return None if a is None or b is None else round((b - a) / 1e9, 4)
@@ -84,9 +86,18 @@ def build_record(wake, timeline: dict, cpu_load: dict | None = None) -> dict:
             "queue": getattr(m1, "queue", 0),
             "retransmits": getattr(m1, "retransmits", 0) - (getattr(m0, "retransmits", 0) if m0 else 0),
             "timeouts": getattr(m1, "timeouts", 0) - (getattr(m0, "timeouts", 0) if m0 else 0),
-            "link_ok": m1.link_ok, "underruns": None},
+            "link_ok": m1.link_ok, "underruns": _underruns(m0, m_end)},
         "cpu": cpu_load or {"host": None, "services": {}},
     }
+
+
+def _underruns(m0, m1) -> int | None:
+    """The MCU's step-queue underruns between two motor.state messages; None when it did not report them
+    (an older motor service, no STATUS read yet) or restarted in between (its counter began again)."""
+    a, b = getattr(m0, "underruns", None), getattr(m1, "underruns", None)
+    if a is None or b is None or b < a:
+        return None
+    return b - a
 
 
 def cpu_span(wake) -> tuple[int, float]:

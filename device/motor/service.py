@@ -19,6 +19,8 @@ from .goals import Command, GoalFilter
 from .link import LinkError, MotorLink
 from .protocol import REPORT_HEALTH, AckResult, Fault, Flags, Health, Telemetry
 
+STATUS_PERIOD_S = 1.0            # how often the idle keepalive reads the MCU's counters instead of pinging
+
 def resolve_port(mc: MotorConfig, runtime_dir: Path) -> str:
     """The simulator's pty symlink in the runtime directory, or the configured device."""
     return str(Path(runtime_dir) / "mcu.pty") if mc.serial_backend == "sim" else mc.port
@@ -35,6 +37,7 @@ class CommandWorker:
         self.failures = 0
         self.results: dict[str, int] = {}
         self.failed = threading.Event()      # set when a command got no answer: the service resyncs
+        self.status = None                   # the MCU's last STATUS (its counters), read by "status"
         self._thread = threading.Thread(target=self._run, name="motor-commands", daemon=True)
         self._thread.start()
 
@@ -60,6 +63,9 @@ class CommandWorker:
         if k == "ping":
             ln.ping()
             return None
+        if k == "status":
+            self.status = ln.status()
+            return None
         return {"stop": ln.stop, "hold": ln.hold, "release": ln.release, "home": ln.home,
                 "clear_fault": ln.clear_fault}[k]()
 
@@ -78,7 +84,7 @@ class CommandWorker:
             except LinkError as exc:
                 self.failures += 1
                 self.failed.set()
-                if cmd.kind != "ping":
+                if cmd.kind not in ("ping", "status"):
                     self.log.warning("command %s failed: %s", cmd.kind, exc)
 
 
@@ -110,6 +116,7 @@ class MotorService(Service):
         self.mcu_resets_seen = 0
         self.reset_pulses = 0
         self.last_reset_s = float("-inf")
+        self.status_asked_s = float("-inf")
         self.was_connected = False
         self.connected_since = time.monotonic()
         self.port_warned = False
@@ -141,6 +148,8 @@ class MotorService(Service):
             self.goals.resync()
             self.home_sent = False
             self.reports_sent = False                     # SET_REPORTS is forgotten on reset, like limits
+            self.worker.status = None                     # its counters started again from 0
+            self.status_asked_s = float("-inf")
         self.last_mcu_ms = t.mcu_ms
         self.telemetry = t
         self.telemetry_ns = self.link.telemetry_t_ns
@@ -186,7 +195,13 @@ class MotorService(Service):
         else:
             self.stall_since_s = None
         if connected and self.worker.idle() and now - self.worker.last_sent_s > self.mc.keepalive_s:
-            self.worker.submit(Command("ping"))          # the MCU stops by itself after 250 ms of silence
+            # The MCU stops by itself after 250 ms of silence. About once a second the keepalive asks for
+            # STATUS instead of a PING: its step-underrun counter goes into motor.state (the event journal).
+            if now - self.status_asked_s >= STATUS_PERIOD_S:
+                self.status_asked_s = now
+                self.worker.submit(Command("status"))
+            else:
+                self.worker.submit(Command("ping"))
         # A silent MCU (hung, brown-out, or its USB link gone after talking) gets a reset pulse, at most
         # every 5 s. A port that never opened is a missing board (or a simulator not started yet), not a hang.
         silent_s = min(self.link.telemetry_age_s(), now - self.connected_since)
@@ -241,7 +256,8 @@ class MotorService(Service):
             host_timeout=bool(f & Flags.HOST_TIMEOUT), link_ok=self.link_ok(),
             fault=self.fault_reason(), goal_seq=self.goals.goal_seq,
             queue=self.worker.q.qsize(), retransmits=self.link.counters.retransmits,
-            timeouts=self.link.counters.timeouts, rx_crc_errors=self.link.counters.rx_crc_errors)
+            timeouts=self.link.counters.timeouts, rx_crc_errors=self.link.counters.rx_crc_errors,
+            underruns=None if self.worker.status is None else self.worker.status.step_underruns)
 
     def _on_health(self, h: Health, t: Optional[Telemetry], t_ns: int) -> None:
         """Link thread: keep a HEALTH with the TELEMETRY it follows (one whose TELEMETRY was lost is dropped)."""

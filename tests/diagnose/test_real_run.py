@@ -48,6 +48,9 @@ def test_report_and_device_journal_hold_the_records(run):
     faulted = next(r for r in recs if r["faults"])
     assert faulted["stages_s"]["wake"] > 1.4                         # the world really delayed the engine
     assert all(r["cpu"]["services"].get("vision") is not None for r in recs)
+    # The MCU's underrun counter reaches the journal (read from its STATUS by the motor service).
+    moved = [r for r in recs if r["outcome"] == "moved"]
+    assert sum(isinstance(r["motor"]["underruns"], int) for r in moved) >= len(moved) - 1, [r["motor"] for r in moved]
     # The policy service wrote the same events to the device's journal (in the run's state directory).
     from device.diagnose.journal import load_records
     on_device = load_records(Path(run["runtime_dir"]) / "journal")

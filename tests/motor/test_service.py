@@ -83,6 +83,10 @@ def test_goal_turns_the_table_and_state_follows(sim, rig):
     recent = [(t, s) for t, s in rig.states if t > rig.states[-1][0] - 1.0]
     assert len(recent) >= 20
     assert all(b.t_ns >= a.t_ns for (_, a), (_, b) in zip(recent, recent[1:]))
+    # The idle keepalive reads the MCU's STATUS about once a second: its step-underrun counter (0: the
+    # planner kept ahead of the steps) rides on motor.state for the event journal.
+    rig.spin(1.5, until=lambda s: s.underruns is not None)
+    assert rig.states[-1][1].underruns == 0
 
 
 def test_goal_beyond_the_range_of_motion_is_clamped(sim, rig):
