@@ -19,6 +19,7 @@ KINDS = ("slip", "snag", "friction", "sensor_offset", "backlash", "sensor_noise"
 MIN_SLIP_TRAVEL_DEG = 10.0    # on a shorter move the sensor's count is a large share of the travel
 MIN_POOLED = 3                # a kind needs this many moves with its statistic before it can be raised
 BIN_DEG = 5.0                 # where a snag is: a snag spans a few degrees, a 20 ms window ~1.6 degrees at 80 deg/s
+BACKLASH_PER_LAG = 1.85      # reversal reading / lag each way: a band reads ~2.0, friction ~1.7 (measured in simavr)
 WIDE_BINS = 4                 # excess over this many bins (20 degrees) is a stiff sector (friction), not a snag
 # Below these the statistic is within the sensor's resolution (one count is 0.35 degree): no threshold is
 # set lower, however quiet the healthy runs were (their sensor noise is exactly 0 in simulation).
@@ -38,10 +39,10 @@ class MoveStats:
     """One move's deviation from the reference, per kind (None: this move says nothing about that kind)."""
     direction: int
     lag_dev: Optional[float] = None           # reference lag - this move's lag (positive = lags more)
-    bin_excess: dict[tuple[int, int], float] = field(default_factory=dict)  # (bin, direction) -> lag beyond lag_dev
+    bin_excess: dict[int, float] = field(default_factory=dict)   # 5-degree bin -> lag beyond lag_dev
     offset_dev: Optional[float] = None        # err while moving - the reference's (positive = reads ahead)
     rest_dev: Optional[float] = None          # rest error after the move - the reference's
-    slip_pct: Optional[float] = None          # travel lost, percent (positive = stopped short)
+    slip_pct: Optional[float] = None          # lag gained along the move, percent of its travel (positive = slips)
     backlash_dev: Optional[float] = None
     noise_dev: Optional[float] = None         # rest spread - the reference's
     diag_ms: int = 0
@@ -56,19 +57,34 @@ def move_stats(m: Move, ref: Reference) -> Optional[MoveStats]:
         devs = [(a, ref.lag_at(sector_of(a), m.direction) - lag) for a, lag in m.samples]
         st.lag_dev = sum(d for _, d in devs) / len(devs)
         st.offset_dev = -st.lag_dev * m.direction            # lag is err along the motion: err = lag x direction
-        bins: dict[tuple[int, int], list[float]] = {}
+        bins: dict[int, list[float]] = {}
         for a, d in devs:
-            bins.setdefault((bin_of(a), m.direction), []).append(d - st.lag_dev)   # local: the move's level out
+            bins.setdefault(bin_of(a), []).append(d - st.lag_dev)     # local: the move's own level taken out
         st.bin_excess = {k: sum(v) / len(v) for k, v in bins.items()}
     if m.rest_after is not None:
         st.rest_dev = m.rest_after - ref.rest_err_deg
         st.noise_dev = m.rest_spread - ref.rest_spread_deg
-    if (not m.reversed and m.travel_deg >= MIN_SLIP_TRAVEL_DEG and m.rest_after is not None
-            and m.rest_before is not None):
-        st.slip_pct = -100.0 * (m.rest_after - m.rest_before) * m.direction / m.travel_deg
+    if m.travel_deg >= MIN_SLIP_TRAVEL_DEG and len(m.samples) >= 8:
+        st.slip_pct = slip_slope_pct(m)
     if m.backlash_deg is not None:
         st.backlash_dev = m.backlash_deg - ref.backlash_deg
     return st
+
+
+def slip_slope_pct(m: Move) -> float:
+    """How fast the lag grows along the move, percent of the distance travelled (a slipping belt loses a share of
+    every step, so the table falls further behind the further it goes; friction or backlash hold a constant lag).
+    Least squares of lag on distance, over the windows of the middle of the move (its start and end accelerate)."""
+    a0 = m.samples[0][0]
+    pts = [((a - a0) * m.direction, lag) for a, lag in m.samples]
+    n = len(pts)
+    pts = pts[n // 6: n - n // 6] if n >= 12 else pts
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    if sxx <= 0:
+        return 0.0
+    return -100.0 * sum((x - mx) * (y - my) for x, y in pts) / sxx
 
 
 def _mean(xs) -> Optional[float]:
@@ -88,10 +104,11 @@ def _balanced(stats: list[MoveStats], key) -> Optional[float]:
     return None
 
 
-def pooled(stats: list[MoveStats]) -> tuple[dict[str, Optional[float]], dict[tuple[int, int], float]]:
-    """Each kind's statistic over these moves, and the excess lag in each (bin, direction) beyond the move's own."""
+def pooled(stats: list[MoveStats]) -> tuple[dict[str, Optional[float]], dict[int, float]]:
+    """Each kind's statistic over these moves, and the excess lag in each 5-degree bin beyond the move's own (both
+    ways together: the bins go by the table's measured angle, so a snag shows in the same bins either way)."""
     friction = _balanced(stats, lambda s: s.lag_dev)
-    by_bin: dict[tuple[int, int], list[float]] = {}
+    by_bin: dict[int, list[float]] = {}
     for s in stats:
         for k, v in s.bin_excess.items():
             by_bin.setdefault(k, []).append(v)
@@ -155,13 +172,18 @@ class Detector:
             peak = max(excess, key=excess.get)
             if excess[peak] >= self.thresholds["snag"]:
                 # How wide: a snag is a few degrees; a stiff bearing sector is tens (named friction, at its middle).
-                hot = sorted(b for (b, d), v in excess.items() if d == peak[1] and v >= excess[peak] / 2)
+                lo = hi = peak                            # the run of bins around the peak above half of it
+                while excess.get(lo - 1, 0.0) >= excess[peak] / 2:
+                    lo -= 1
+                while excess.get(hi + 1, 0.0) >= excess[peak] / 2:
+                    hi += 1
+                hot = list(range(lo, hi + 1))
                 if kind == "snag" and len(hot) >= WIDE_BINS:
                     kind = "friction"
-                angle = bin_centre(peak[0]) if kind == "snag" else bin_centre(round(sum(hot) / len(hot)))
+                angle = bin_centre(peak) if kind == "snag" else bin_centre(round(sum(hot) / len(hot)))
         scale = 2.0 * self.thresholds["snag"]
         worst: dict[int, float] = {}
-        for (b, _), v in excess.items():
+        for b, v in excess.items():
             sec = sector_of(bin_centre(b))
             worst[sec] = max(worst.get(sec, 0.0), v)
         scores = {k: round(max(0.0, 1.0 - max(0.0, v) / scale), 3) for k, v in worst.items()}
@@ -172,16 +194,17 @@ def classify(ratios: dict[str, float], values: Optional[dict[str, Optional[float
     """The probable kind: the raised statistic furthest past its threshold, with two corrections for faults that
     move more than one statistic.
 
-    - A belt that slips leaves the error at rest drifting, and the drift reads as an offset too: only slip makes
-      the rest error move with the travel, so slip wins over an offset.
+    - A belt that slips lags more and more along each move, and leaves the error drifting (read as a lag and an
+      offset too): only slip makes the lag grow with the travel, so slip wins over friction, backlash and offset.
     - A shifted magnet seen over moves some of which were before the shift leaks into the lag each way (friction);
       but it always shows at least as much in the offset (same units, degrees), and friction shows none there.
     """
     raised = {k: r for k, r in ratios.items() if r >= 1.0}
     if not raised:
         return None
-    if "slip" in raised and "sensor_offset" in raised:
-        raised.pop("sensor_offset")
+    if "slip" in raised:                      # only a slipping belt makes the lag grow along a move
+        for other in ("sensor_offset", "friction", "backlash"):
+            raised.pop(other, None)
     if "friction" in raised and values is not None:
         off, fr = values.get("sensor_offset") or 0.0, values.get("friction") or 0.0
         if off >= fr:                         # the lag each way is mostly one sign: a shifted magnet
@@ -189,6 +212,11 @@ def classify(ratios: dict[str, float], values: Optional[dict[str, Optional[float
             raised["sensor_offset"] = max(ratios.get("sensor_offset", 0.0), 1.0)
         else:
             raised.pop("sensor_offset", None)
+    if "friction" in raised and "backlash" in raised and values is not None:
+        # A dead band of 2f lags like a friction f both ways; but at a reversal friction breaks away sooner (the belt's
+        # damping helps it), so its reading is under twice its lag, a band's about twice (BACKLASH_PER_LAG).
+        bl, fr = values.get("backlash") or 0.0, values.get("friction") or 0.0
+        raised.pop("friction" if bl >= BACKLASH_PER_LAG * fr else "backlash")
     return max(raised, key=raised.get)
 
 

@@ -95,7 +95,7 @@ class Stack:
             if not data["policy"].get("access_file"):
                 # The built-in access policy, plus what a Home Assistant on this machine may do to a simulated room.
                 access = self.runtime_dir / "access.toml"
-                access.write_text('satellite = ["get_state", "follow", "turn", "stop", "set_rom", "away"]\n')
+                access.write_text('satellite = ["get_state", "follow", "turn", "stop", "set_rom", "away", "health_ack"]\n')
                 data["policy"]["access_file"] = str(access)
         for section, values in {**self.scenario.config, **extra}.items():
             data.setdefault(section, {}).update(values)

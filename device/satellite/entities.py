@@ -2,7 +2,8 @@
 
 Every command becomes a motion API request naming the `satellite` principal, so the one access policy
 (device/policy/access.py) decides, exactly as for the web app's pages. States come from the bus:
-policy.state (follow, away, range of motion), motor.state (heading), vision.people (a count, never an image).
+policy.state (follow, away, range of motion), motor.state (heading), vision.people (a count, never an image),
+health.state (the turntable against its reference: a text sensor, and a button to acknowledge).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ PRINCIPAL = "satellite"
 @dataclass(frozen=True)
 class Entity:
     key: int
-    kind: str                 # switch | number | sensor | button
+    kind: str                 # switch | number | sensor | text_sensor | button
     object_id: str
     name: str
     icon: str = ""
@@ -35,6 +36,9 @@ ENTITIES = (
     Entity(6, "sensor", "people_in_view", "People in view", "mdi:account-group"),
     Entity(7, "button", "face_me", "Face me", "mdi:account-search"),
     Entity(8, "button", "go_home", "Go home", "mdi:home-import-outline"),
+    # Added by health (issue 17): "ok", "needs attention: snag at 40 deg", ... and the owner's acknowledgement.
+    Entity(9, "text_sensor", "turntable_health", "Turntable health", "mdi:rotate-3d-variant"),
+    Entity(10, "button", "acknowledge_turntable", "Acknowledge turntable", "mdi:check-circle-outline"),
 )
 BY_KEY = {e.key: e for e in ENTITIES}
 
@@ -52,6 +56,8 @@ def list_messages(node: str) -> list:
         elif e.kind == "sensor":
             out.append(pb.ListEntitiesSensorResponse(**common, unit_of_measurement=e.unit,
                                                      accuracy_decimals=1 if e.unit else 0, state_class=1))
+        elif e.kind == "text_sensor":
+            out.append(pb.ListEntitiesTextSensorResponse(**common))
         else:
             out.append(pb.ListEntitiesButtonResponse(**common))
     return out
@@ -61,7 +67,7 @@ class EntityStates:
     """What the bus says now, as entity states; `changed()` gives the messages for what moved since last asked."""
 
     def __init__(self):
-        self.values: dict[int, Optional[float | bool]] = {e.key: None for e in ENTITIES}
+        self.values: dict[int, Optional[float | bool | str]] = {e.key: None for e in ENTITIES}
         self._sent: dict[int, Optional[float | bool]] = {}
         self.last_talker_world_deg: Optional[float] = None
         self.heading: Optional[float] = None
@@ -79,6 +85,15 @@ class EntityStates:
     def on_people(self, m) -> None:
         self.values[6] = float(len(m.people))
 
+    def on_health(self, m) -> None:
+        """health.state as one line of text."""
+        if m.needs_attention:
+            where = f" at {m.angle_deg:.0f} deg" if m.angle_deg is not None else ""
+            text = f"needs attention: {m.kind}{where}" + (" (acknowledged)" if m.acknowledged else "")
+        else:
+            text = {"no_reference": "no reference", "sweeping": "recording reference"}.get(m.status, m.status)
+        self.values[9] = text[:64]
+
     def on_doa(self, m) -> None:
         """The last talker the device heard (world frame): where "face me" turns."""
         if m.azimuth_deg is not None and not m.ambiguous:
@@ -93,6 +108,8 @@ class EntityStates:
         if e.kind in ("number", "sensor"):
             cls = pb.NumberStateResponse if e.kind == "number" else pb.SensorStateResponse
             return cls(key=key, state=float(v or 0.0), missing_state=v is None)
+        if e.kind == "text_sensor":
+            return pb.TextSensorStateResponse(key=key, state=str(v or ""), missing_state=v is None)
         return None
 
     def all_states(self) -> list:
@@ -132,6 +149,8 @@ def command_request(msg, states: EntityStates) -> MotionRequest:
     if isinstance(msg, pb.ButtonCommandRequest) and e.kind == "button":
         if e.object_id == "go_home":
             return MotionRequest(op="turn", angle_deg=0.0, principal=PRINCIPAL)
+        if e.object_id == "acknowledge_turntable":
+            return MotionRequest(op="health_ack", principal=PRINCIPAL)
         if states.last_talker_world_deg is None:
             raise CommandRefused("face me: nobody has been heard yet")
         return MotionRequest(op="turn", angle_deg=round(states.last_talker_world_deg, 1), principal=PRINCIPAL)

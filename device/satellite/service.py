@@ -78,6 +78,7 @@ class SatelliteService:
         self.sub.subscribe("policy", "policy.state")
         self.sub.subscribe("motor", "motor.state")
         self.sub.subscribe("vision", "vision.people")
+        self.sub.subscribe("health", "health.state")
         self.rpc = RpcClient(self.runtime_dir, self.ctx, timeout_s=self.sc.rpc_timeout_s)
         self.notifier = SystemdNotifier()
         self.states = entities.EntityStates()
@@ -130,6 +131,8 @@ class SatelliteService:
                     self.states.on_motor(m)
                 elif topic == "vision.people":
                     self.states.on_people(m)
+                elif topic == "health.state":
+                    self.states.on_health(m)
             except Exception as exc:                # one bad message must not end the bus loop
                 self.count("bus_error")
                 self.event("bus message failed", logging.ERROR, topic=topic, error=f"{type(exc).__name__}: {exc}")

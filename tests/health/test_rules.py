@@ -76,3 +76,18 @@ def test_the_web_page_gets_the_turntable_line_and_may_acknowledge():
     assert json.loads(json.dumps(view)) == view and live.last["turntable"] is view     # sent again to a new page
     assert view["type"] == "turntable" and view["kind"] == "snag" and view["angle"] == 40.0 and view["gentle"]
     assert COMMANDS["health_ack"] == ("health_ack", {})           # the page's button: a motion API op, decided there
+
+
+def test_home_assistant_gets_a_health_sensor_and_an_acknowledge_button():
+    from aioesphomeapi import api_pb2 as pb
+
+    from device.bus.schemas import HealthState
+    from device.satellite import entities
+    states = entities.EntityStates()
+    states.on_health(HealthState(t_ns=1, status="attention", needs_attention=True, kind="snag", angle_deg=40.0))
+    msg = states.state_message(9)
+    assert isinstance(msg, pb.TextSensorStateResponse) and msg.state == "needs attention: snag at 40 deg"
+    req = entities.command_request(pb.ButtonCommandRequest(key=10), states)
+    assert req.op == "health_ack" and req.principal == entities.PRINCIPAL     # the access policy decides
+    kinds = {type(m).__name__ for m in entities.list_messages("swivel")}
+    assert "ListEntitiesTextSensorResponse" in kinds

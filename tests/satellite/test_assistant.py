@@ -44,7 +44,7 @@ def test_device_info_and_entities(assistant):
     assert info.name == "swivel" and info.voice_assistant_feature_flags & 0b11111 == 0b11111
     by_id = {e.object_id: e for e in assistant.entities}
     assert set(by_id) == {"follow_me", "away_mode", "rom_min", "rom_max", "heading", "people_in_view",
-                          "face_me", "go_home"}
+                          "face_me", "go_home", "turntable_health", "acknowledge_turntable"}
     assert type(by_id["follow_me"]).__name__ == "SwitchInfo" and type(by_id["rom_min"]).__name__ == "NumberInfo"
     assert type(by_id["heading"]).__name__ == "SensorInfo" and type(by_id["go_home"]).__name__ == "ButtonInfo"
     deadline = time.monotonic() + 10

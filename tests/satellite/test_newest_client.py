@@ -57,5 +57,6 @@ def test_newest_aioesphomeapi_connects_and_lists_the_entities(newest_venv, satel
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["name"] == "swivel" and got["flags"] & 0b11111 == 0b11111
     assert got["entities"] == sorted(["follow_me", "away_mode", "rom_min", "rom_max", "heading", "people_in_view",
-                                      "face_me", "go_home"])
+                                      "face_me", "go_home", "turntable_health",
+                                      "acknowledge_turntable"])
     assert got["states"] >= 5 and got["wake_words"][0] == "alexa"

@@ -242,7 +242,7 @@ def test_bad_input_is_closed_cleanly_and_disturbs_no_other_client(sat):
         await c.disconnect()
         return ents
     ents = asyncio.run(go())
-    assert len(ents) == 8
+    assert len(ents) == 10
     log = sat.log()
     for kind in ("malformed", "unknown_type", "oversized"):
         assert f'"kind": "{kind}"' in log, kind
@@ -325,7 +325,7 @@ def test_noise_encryption_with_a_key():
             await c.disconnect()
             return info, ents
         info, ents = asyncio.run(go(key))
-        assert info.name == "swivel" and len(ents) == 8
+        assert info.name == "swivel" and len(ents) == 10
         with pytest.raises(Exception, match="(?i)encryption key|handshake"):
             asyncio.run(go(base64.b64encode(bytes(32)).decode()))
         with pytest.raises(Exception):

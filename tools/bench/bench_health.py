@@ -25,6 +25,7 @@ from tools.bench.benchmarks_md import write_section                      # noqa:
 
 BUDGET = 1e-3                 # false alarms per routine move
 POOL = 8
+CONFIRM = 4                   # the kind is read this many moves after the first raise (evidence keeps coming)
 FAULTS = {                    # kind -> severities (what each means: README "Turntable faults")
     "friction": (0.1, 0.2, 0.3),
     "snag": (0.3, 0.6, 1.0),
@@ -93,16 +94,18 @@ def fault_run(tmp: Path, speed: float, seed: int, kind: str, severity: float, mo
         rig.tt.set_fault(kind, severity, SNAG_ANGLE if kind == "snag" else None)
         found = base = None
         named = angle = None
-        for i in range(moves):
+        for i in range(moves + CONFIRM):
             m = rig.routine(1, rng)
             if not m:
                 continue
             v = det.add(m[0])
-            if found is None and v is not None and v.kind is not None:
-                found, named, angle = i + 1, v.kind, v.angle_deg
-            if base is None and raw_error(m[0]) > raw_threshold:
+            if v is not None and v.kind is not None and (found is None or i + 1 <= found + CONFIRM):
+                found = found or i + 1
+                named, angle = v.kind, v.angle_deg
+            if base is None and i < moves and raw_error(m[0]) > raw_threshold:
                 base = i + 1
-            if found is not None and base is not None:
+            if (found is not None and i + 1 >= found + CONFIRM or found is None and i + 1 >= moves) and \
+                    (base is not None or i + 1 >= moves):
                 break
         return {"kind": kind, "severity": severity, "seed": seed, "moves_to_detect": found, "named": named,
                 "angle": angle, "baseline_moves_to_detect": base, "false_before": false_before,
@@ -236,7 +239,7 @@ Moves the busy machine braked (the MCU's host timeout: its pings were held back)
 detected, moves until detection: detector {mean([a for a, _ in both]):.1f}, baseline {mean([b for _, b in both]):.1f}
 (ratio {mean([a for a, _ in both]) / mean([b for _, b in both]) if both else float('nan'):.2f}).
 
-| fault | severity | detected | moves to detect | named | baseline detected | baseline moves |
+| fault | severity | detected | moves to detect | named ({CONFIRM} moves on) | baseline detected | baseline moves |
 | --- | --- | --- | --- | --- | --- | --- |
 """ + "\n".join(rows) + """
 
