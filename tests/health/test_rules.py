@@ -91,3 +91,19 @@ def test_home_assistant_gets_a_health_sensor_and_an_acknowledge_button():
     assert req.op == "health_ack" and req.principal == entities.PRINCIPAL     # the access policy decides
     kinds = {type(m).__name__ for m in entities.list_messages("swivel")}
     assert "ListEntitiesTextSensorResponse" in kinds
+
+
+def test_the_live_view_says_what_needs_attention():
+    import io
+
+    from device.bus.schemas import HealthState
+    from device.run.liveview import LiveView, health_line
+    from device.sim.scenario import load_scenario
+
+    class Recorded:
+        last = {"health.state": HealthState(t_ns=1, status="attention", needs_attention=True, kind="snag",
+                                            angle_deg=40.0, gentle=True)}
+    text = "\n".join(LiveView(load_scenario("default"), out=io.StringIO()).lines(Recorded(), 1.0))
+    assert "health NEEDS ATTENTION: probable snag at 40 deg (moving gently until `swivel health ack`)" in text
+    quiet = health_line(HealthState(t_ns=1, status="no_reference"))
+    assert quiet.startswith("health no reference (`swivel health sweep` records one)")
