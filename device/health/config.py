@@ -11,7 +11,7 @@ Positive = Annotated[float, Meta(gt=0)]
 # Per kind, the pooled statistic at which "needs attention" is raised: set by tools/bench/bench_health.py from
 # healthy runs only, at a budget of 1 false alarm per 1,000 routine moves (BENCHMARKS.md "Turntable health").
 # Units: degrees, slip in percent of the travel.
-DEFAULT_THRESHOLDS = {"slip": 0.8, "snag": 0.15, "friction": 0.1, "sensor_offset": 0.3, "backlash": 0.2,
+DEFAULT_THRESHOLDS = {"slip": 0.2268, "snag": 0.075, "friction": 0.05, "sensor_offset": 0.1, "backlash": 0.197,
                       "sensor_noise": 0.1}
 
 

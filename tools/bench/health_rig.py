@@ -129,6 +129,16 @@ class Rig:
             self.move(target, SWEEP_SPEED_DPS, SWEEP_ACCEL_DPS2)
         return self.moves_since(first)
 
+    def reference(self, lo: float = -150.0, hi: float = 150.0, tries: int = 3):
+        """The reference from a sweep; a sweep a busy machine braked (host timeout) is run again."""
+        from device.health import reference
+        for attempt in range(tries):
+            try:
+                return reference.build(self.sweep(lo, hi), (lo, hi), SWEEP_SPEED_DPS)
+            except ValueError:
+                if attempt == tries - 1:
+                    raise
+
     def moves_since(self, first: int) -> list[Move]:
         with self.lock:
             return list(self.moves[first:])
