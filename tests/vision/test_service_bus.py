@@ -57,14 +57,17 @@ def listen_everything(runtime_dir, publishers):
     return sock
 
 
-def run_world(runtime_dir, sock, seconds, people, shutter_closed=False, heading=0.0):
-    """Publish the world and the motor for `seconds`, collecting every raw message of every topic."""
+def run_world(runtime_dir, sock, seconds, people, shutter_closed=False, heading=0.0, until=None, after_s=2.0):
+    """Publish the world and the motor for `seconds`, collecting every raw message of every topic; with
+    `until(seen)`, stop `after_s` after it first holds (a loaded machine starts the service slower)."""
     world = Publisher("world", runtime_dir)
     motor = Publisher("motor", runtime_dir)
     seen = []
     try:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
+            if until is not None and deadline - time.monotonic() > after_s and until(seen):
+                deadline = time.monotonic() + after_s
             now = time.monotonic_ns()
             world.publish("sim.world", s.SimWorld(t_ns=now, heading_deg=heading, people=people,
                                                   shutter_closed=shutter_closed))
@@ -246,7 +249,8 @@ def test_nothing_with_pixels_is_logged_or_written_to_disk(runtime_dir, subproces
     try:
         sock = listen_everything(runtime_dir, ["vision"])
         person = s.SimPerson(id=1, azimuth_world_deg=5.0, distance_m=1.3, photo="astronaut")
-        msgs = people_messages(run_world(runtime_dir, sock, 6.0, [person]))
+        msgs = people_messages(run_world(runtime_dir, sock, 40.0, [person],
+                                         until=lambda seen: any(m.people for m in people_messages(seen))))
         assert any(m.people for m in msgs), "the run must have seen someone for this to prove anything"
     finally:
         proc.terminate()
