@@ -20,10 +20,12 @@ MESH_CROP_PX = 192          # face crops are resized to this square before the m
 MESH_CROP_SCALE = 2.0       # crop side relative to the detection box's larger side
 MAX_FOLLOWED_MESHES = 4     # tracking-mode meshes kept for followed faces
 PLAUSIBLE_PRESENCE = 0.5   # the mesh's face-presence score a face needs to be confirmed
-CASCADE_MIN_PX = 22         # smallest face the Haar cascade looks for (about 3.5 m at 640x480, 66 deg)
+CASCADE_FILE = "haarcascade_frontalface_alt2.xml"   # 20x20 windows: faces down to 20 px (the default's are 24)
+CASCADE_MIN_PX = 20         # smallest face the Haar cascade looks for (about 3.5 m at 640x480, 66 deg)
 CASCADE_MAX_PX = 140        # larger faces are the full-frame detector's, which never misses them
-CASCADE_SCALE = 0.75        # the cascade scans a 3/4-size copy of its region
+CASCADE_NEIGHBOURS = 3      # overlapping hits a cascade box needs
 CASCADE_SCORE = 0.6         # the cascade gives no score: what its boxes count as until verified
+AGREE_CROP_PX = 96          # the second detector's zoomed crop around a face box (face about 48 px)
 
 
 @dataclass
@@ -52,6 +54,9 @@ class Observation:
     engagement: float = 0.0
     landmarks: list[tuple[float, float]] = field(default_factory=list)   # normalized to the frame
     verified: bool = False                       # a second model agreed that this is a face (or body)
+    # Which face detectors found this face in this frame ("face": mediapipe's full-range detector,
+    # "cascade": OpenCV's Haar cascade). Both at once is independent evidence of a face.
+    found_by: frozenset = frozenset()
     # Where the whole mesh is and how big (centroid and RMS radius of its points in the image, pixels):
     # what micro-motion compares. Averaged over hundreds of points it jitters far less on a print than
     # the eye corners or the head axis, which hangs 10 cm behind the eyes on the mesh's orientation.
@@ -128,9 +133,16 @@ class Detector:
                                               min_tracking_confidence=PLAUSIBLE_PRESENCE)
         # An independent detector for faces BlazeFace misses when there is no head and shoulders around
         # them (a face on a plain wall, a cut-out head): OpenCV's frontal Haar cascade, shipped in the wheel.
-        self.cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml"))
+        self.cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, CASCADE_FILE))
         if self.cascade.empty():
-            raise RuntimeError("OpenCV's frontal face cascade is missing from cv2.data.haarcascades")
+            raise RuntimeError(f"OpenCV's frontal face cascade {CASCADE_FILE} is missing from cv2.data.haarcascades")
+        # Contrast equalized per tile before the cascade: a dim or washed-out face keeps the light and
+        # dark bands (brows, eyes, nose bridge) its features compare.
+        self.clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+        self.clahe_crop = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
+        # The second opinion's crop, colour and grey: reused, scrubbed after use.
+        self._agree_rgb = np.zeros((AGREE_CROP_PX, AGREE_CROP_PX, 3), np.uint8)
+        self._agree_gray = np.zeros((AGREE_CROP_PX, AGREE_CROP_PX), np.uint8)
         self.min_face_score = min_face_score
         self._crop = np.zeros((MESH_CROP_PX, MESH_CROP_PX, 3), np.uint8)   # reused, scrubbed after use
         # Faces followed from frame to frame get a mesh in tracking mode: it starts from the last
@@ -195,17 +207,51 @@ class Detector:
         view = np.ascontiguousarray(rgb[region.y0:region.y1, region.x0:region.x1])
         gray = cv2.cvtColor(view, cv2.COLOR_RGB2GRAY)
         view.fill(0)
-        # Scanned at 3/4 size (half the work): the smallest face looked for is then 22 px in the frame.
-        small = cv2.resize(gray, None, fx=CASCADE_SCALE, fy=CASCADE_SCALE, interpolation=cv2.INTER_AREA)
+        equal = self.clahe.apply(gray)
         gray.fill(0)
-        s = CASCADE_SCALE
-        lo, hi = int(CASCADE_MIN_PX * s), int(CASCADE_MAX_PX * s)
-        found = self.cascade.detectMultiScale(small, scaleFactor=1.15, minNeighbors=4, minSize=(lo, lo),
-                                              maxSize=(hi, hi))
-        small.fill(0)
+        found = self.cascade.detectMultiScale(equal, scaleFactor=1.15, minNeighbors=CASCADE_NEIGHBOURS,
+                                              minSize=(CASCADE_MIN_PX, CASCADE_MIN_PX),
+                                              maxSize=(CASCADE_MAX_PX, CASCADE_MAX_PX))
+        equal.fill(0)
         # The cascade's box runs from the brows to the mouth; the detector's from forehead to chin.
-        return [((region.x0 + (x - 0.05 * w) / s, region.y0 + y / s, region.x0 + (x + 1.05 * w) / s,
-                  region.y0 + (y + 1.15 * h) / s), CASCADE_SCORE, None) for x, y, w, h in found]
+        return [((region.x0 + x - 0.05 * w, region.y0 + y, region.x0 + x + 1.05 * w, region.y0 + y + 1.15 * h),
+                 CASCADE_SCORE, None) for x, y, w, h in found]
+
+    def cascade_agrees(self, rgb: np.ndarray, box) -> bool:
+        """Does the Haar cascade, on a zoomed crop twice the box's size, find a face centred where the
+        box is? A second opinion on a face the full-range detector found, from a detector that shares
+        nothing with it (Haar features and boosting, not a neural network)."""
+        side = 2.0 * max(box[2] - box[0], box[3] - box[1], 8.0)
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        k = AGREE_CROP_PX / side
+        m = np.array([[k, 0, -(cx - side / 2) * k], [0, k, -(cy - side / 2) * k]], np.float32)
+        crop, gray = self._agree_rgb, self._agree_gray
+        cv2.warpAffine(rgb, m, (AGREE_CROP_PX, AGREE_CROP_PX), dst=crop, flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+        cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY, dst=gray)
+        crop.fill(0)
+        equal = self.clahe_crop.apply(gray)
+        gray.fill(0)
+        lo, hi = int(0.28 * AGREE_CROP_PX), int(0.8 * AGREE_CROP_PX)
+        half = AGREE_CROP_PX / 2
+        found = self.cascade.detectMultiScale(equal, scaleFactor=1.1, minNeighbors=CASCADE_NEIGHBOURS,
+                                              minSize=(lo, lo), maxSize=(hi, hi))
+        equal.fill(0)
+        return any(abs(x + w / 2 - half) < 0.2 * AGREE_CROP_PX and abs(y + h / 2 - half) < 0.25 * AGREE_CROP_PX
+                   for x, y, w, h in found)
+
+    def detector_agrees(self, rgb: np.ndarray, box) -> Optional[tuple[tuple, float, list]]:
+        """The full-range detector on a window three times a box's size: the face it finds there
+        overlapping the box (box, score, keypoints), or None."""
+        h, w = rgb.shape[:2]
+        side = 3.0 * max(box[2] - box[0], box[3] - box[1], 32.0)
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        window = Region("window", max(0, int(cx - side / 2)), max(0, int(cy - side / 2)),
+                        min(w, int(cx + side / 2)), min(h, int(cy + side / 2)))
+        if window.x1 - window.x0 < 16 or window.y1 - window.y0 < 16:
+            return None
+        found = [f for f in self.find_faces(rgb, [window]) if iou(f[0], box) > 0.2]
+        return max(found, key=lambda f: iou(f[0], box)) if found else None
 
     def _warp_crop(self, rgb: np.ndarray, box) -> tuple[float, float, float]:
         """Crop, scale and pad (faces at the image edge) the square around a face box into self._crop."""
@@ -343,14 +389,27 @@ class Detector:
         for box, score, kps in suppress_duplicates(found):
             face = self.describe_face(rgb, box, score, kps)
             if face is not None:
-                face.verified = self.plausible(rgb, box)
+                # Verified: the mesh's presence check, or both face detectors on the same face.
+                by = {"face"} if kps is not None else {"cascade"}
+                if "cascade" not in by and self.cascade_agrees(rgb, box):
+                    by.add("cascade")
+                if "face" not in by and self.detector_agrees(rgb, box) is not None:
+                    by.add("face")
+                face.found_by = frozenset(by)
+                face.verified = len(by) == 2 or self.plausible(rgb, box)
                 faces.append(face)
         if with_pose:
             body = self.find_pose(rgb)
-            # The pose model sees one person; skip it when that person's head is already a face.
-            if body is not None and not any(same_head(body, f) for f in faces):
-                body.verified = True          # the neck-above-shoulders check is its own plausibility test
-                faces.append(body)
+            # The pose model sees one person: when that person's head is already a face, its body (the
+            # neck-above-shoulders check) verifies the face; else it is a person of its own.
+            if body is not None:
+                heads = [f for f in faces if same_head(body, f)]
+                for f in heads:
+                    f.verified = True
+                    f.found_by = f.found_by | {"pose"}
+                if not heads:
+                    body.verified = True
+                    faces.append(body)
         return faces
 
 

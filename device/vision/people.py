@@ -24,6 +24,7 @@ class PersonEstimate:
     head_px: tuple[float, float] = (float("nan"), float("nan"))   # where in the frame (for micro-motion)
     span_px: float = float("nan")   # the eye span it was measured by, in pixels
     shape_px: Optional[tuple[float, float, float]] = None   # the mesh's centroid and radius (micro-motion)
+    found_by: frozenset = frozenset()   # the face detectors that found it in this frame ("face", "cascade")
 
     def as_dict(self) -> dict:
         return {"bearing_deg": round(self.bearing_deg, 2), "elevation_deg": round(self.elevation_deg, 2),
@@ -37,4 +38,5 @@ def estimate(obs: Observation, model: CameraModel) -> PersonEstimate:
     distance = g.ground_distance(depth, bearing) if depth is not None else float("nan")
     return PersonEstimate(bearing, elevation, distance, obs.engagement, obs.score, obs.source, obs.landmarks,
                           verified=obs.verified, head_px=(obs.head_u, obs.head_v),
-                          span_px=obs.span_px if obs.span_px else float("nan"), shape_px=obs.shape_px)
+                          span_px=obs.span_px if obs.span_px else float("nan"), shape_px=obs.shape_px,
+                          found_by=obs.found_by)

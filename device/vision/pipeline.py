@@ -16,11 +16,13 @@ from .people import PersonEstimate, estimate
 class FramePipeline:
     """One BGR frame in, observations out; every pixel buffer is overwritten before `process` returns.
 
-    The face detector runs on one region at a time, from a schedule that alternates the full frame
-    with the three zoom tiles, then gives two turns to OpenCV's Haar cascade (one half of the frame
-    each): a second, independent detector for faces BlazeFace misses. A face followed from frame to
-    frame gets a tracking-mode mesh, whose face-presence check is the second opinion a track needs
-    before it becomes a person (it refuses coins, discs and phantoms). Faces already tracked are followed by running the mesh on their
+    The face detector runs on one region at a time, from a schedule of ten: the full frame twice, each
+    of the three zoom tiles twice, and OpenCV's Haar cascade once on each half of the frame: a second,
+    independent detector for faces BlazeFace misses. A face followed from frame to frame gets a
+    tracking-mode mesh, whose face-presence check is one second opinion a track can get before it
+    becomes a person (it refuses coins, discs and phantoms); a face the mesh does not verify is shown to
+    the face detector that did not find it (`_second_opinion`), and the pose model's body under a face
+    verifies it too. Faces already tracked are followed by running the mesh on their
     predicted box, so a far face found once by a zoom tile stays seen on every frame. Like
     mediapipe's own face pipelines, detection is only needed to find newcomers: while every
     followed face was found again, it runs on every other frame. The pose model runs every
@@ -39,8 +41,11 @@ class FramePipeline:
         self.model = model
         full, *tiles = zoom_regions(model.width, model.height)
         self.full, self.tiles = full, tiles
-        self.schedule: list[Region] = [r for tile in tiles for r in (full, tile)] + \
-            cascade_regions(model.width, model.height)
+        cascades = cascade_regions(model.width, model.height)
+        # Heads without a body around them, small, dim or partly cropped, are found far more often in
+        # a zoom tile or by the cascade than on the full frame (a full-frame face is big enough to be
+        # found on either of its two turns), so the tiles get three turns in five.
+        self.schedule: list[Region] = [r for cascade in cascades for r in (full, *tiles, cascade)]
         self._rgb = np.zeros((model.height, model.width, 3), np.uint8)
         self._lost: list[tuple[float, float]] = []     # centres of followed faces the mesh lost
 
@@ -56,21 +61,26 @@ class FramePipeline:
     def _find_again(self, rgb: np.ndarray, box, verified: bool) -> Optional[Observation]:
         """A followed face the mesh could not fit (turned far, half hidden): look for it with the
         full-range detector in a window three times its size around where it was."""
-        h, w = rgb.shape[:2]
-        side = 3.0 * max(box[2] - box[0], box[3] - box[1], 32.0)
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        window = Region("follow", max(0, int(cx - side / 2)), max(0, int(cy - side / 2)),
-                        min(w, int(cx + side / 2)), min(h, int(cy + side / 2)))
-        if window.x1 - window.x0 < 16 or window.y1 - window.y0 < 16:
+        found = self.detector.detector_agrees(rgb, box)
+        if found is None:
             return None
-        found = [f for f in self.detector.find_faces(rgb, [window]) if iou(f[0], box) > 0.2]
-        if not found:
-            return None
-        best_box, score, kps = max(found, key=lambda f: iou(f[0], box))
+        best_box, score, kps = found
         obs = self.detector.describe_face(rgb, best_box, score, kps, try_mesh=False)
         if obs is not None:
             obs.verified = verified
+            obs.found_by = frozenset({"face"})
         return obs
+
+    def _second_opinion(self, rgb: np.ndarray, obs: Observation, fresh_cascade: bool) -> None:
+        """A face the mesh has not verified: ask the detector that did not find it. The cascade runs on a
+        zoomed crop around every such face (a fraction of a millisecond); the full-range detector only
+        on a window around a face the cascade has just found."""
+        by = set(obs.found_by)
+        if "face" in by and "cascade" not in by and self.detector.cascade_agrees(rgb, obs.box):
+            by.add("cascade")
+        if fresh_cascade and "face" not in by and self.detector.detector_agrees(rgb, obs.box) is not None:
+            by.add("face")
+        obs.found_by = frozenset(by)
 
     def process(self, bgr: np.ndarray, followed: Iterable[tuple] = (),
                 heading_change_deg: float = 0.0) -> list[tuple[PersonEstimate, tuple]]:
@@ -128,20 +138,34 @@ class FramePipeline:
         self._lost = []
         for i, (box, score, kps) in enumerate(boxes):
             verified = i in trusted
+            # Which detector found this box in this frame (none: a followed face's predicted box).
+            by = frozenset({"face"} if kps is not None else {"cascade"} if i < len(found) else ())
             obs = self.detector.describe_face(rgb, box, score, kps, follow_key=keys.get(i))
-            if obs is None:
+            if obs is not None:
+                obs.found_by = by
+            else:
                 obs = self._find_again(rgb, box, verified)
             if obs is not None:
                 obs.verified = obs.verified or verified
+                if not obs.verified:
+                    self._second_opinion(rgb, obs, fresh_cascade=by == {"cascade"})
                 observations.append(obs)
             else:
                 self._lost.append(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
         t3, c3 = time.perf_counter(), time.process_time()
         if pose_now:
             body = self.detector.find_pose(rgb)
-            if body is not None and not any(same_head(body, o) for o in observations):
-                body.verified = True       # the neck-above-shoulders check is its own plausibility test
-                observations.append(body)
+            if body is not None:
+                # The neck-above-shoulders check is its own plausibility test. A face with that body
+                # under it is verified by a model that shares nothing with the face detectors (a face the
+                # mesh cannot fit: blurred, turned, a mug before the mouth).
+                heads = [o for o in observations if same_head(body, o)]
+                for o in heads:
+                    o.verified = True
+                    o.found_by = o.found_by | {"pose"}
+                if not heads:
+                    body.verified = True
+                    observations.append(body)
         t4, c4 = time.perf_counter(), time.process_time()
         rgb.fill(0)
         self.frame_index += 1

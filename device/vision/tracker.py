@@ -27,6 +27,7 @@ RATE_GAIN = 0.35               # alpha-beta filter: how much of a bearing surpri
 MAX_RATE_DPS = 120.0           # nobody walks round the device faster than this (world degrees per second)
 MAX_PREDICT_S = 0.6            # coast a prediction at most this long (past it, the speed is a guess)
 WALKED_DEG = 4.0               # a face this far (world frame) from where it stood still is a walker, not a print
+AGREE_FRAMES = 2               # frames in which both face detectors found the face verify it
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Track:
     last_ns: int = 0
     confirmed: bool = False
     verified: bool = False          # a second model (or the pose model's own check) agreed, at least once
+    agreements: int = 0             # frames in which both face detectors found it (independent evidence)
     # Micro-motion: (capture ns, head u, v, eye span in px) of sightings while the device stood still,
     # and the medians of the last few blocks of them.
     # Per kind of sighting ("mesh" or "keypoints": they place a head differently, so each is compared
@@ -82,14 +84,17 @@ class Tracker:
     - While the device turns faster than `fast_turn_dps`, detections only refresh tracks that are
       already confirmed, at reduced confidence, and cannot start or confirm a track: motion blur and
       rolling shutter make those frames unreliable.
-    - A track is only confirmed once a second model agreed it is a face (`PersonEstimate.verified`),
-      at least once: one detector's phantom on a coin or a head-shaped disc is not a person.
-    - Micro-motion: while the device stands still, the head's position and size (from the face mesh)
-      are summarized per block of a few sightings (medians, so frame-to-frame landmark jitter cancels)
-      and the blocks of the last 4 s are compared. A shift of more than `motion_spans` eye spans in two
-      blocks running is a living head. A face that has not moved yet (or not for `static_hold_s`) is
-      `static`: a poster, not someone to turn to. A living head shows it within a second or two, so
-      a print is never a target, not even at first sight.
+    - A track is only confirmed once independent evidence agreed it is a face, at least once: the face
+      mesh's presence check or the pose model's body (`PersonEstimate.verified`), or both face detectors
+      on it in the same frame in `AGREE_FRAMES` frames (`PersonEstimate.found_by`). One detector's
+      phantom on a coin or a head-shaped disc, however often it recurs, is not a person.
+    - Micro-motion: while the device stands still, the head's position (the centroid of the face mesh,
+      or the detector's eye keypoints) is summarized per block of a few sightings (medians, so
+      frame-to-frame landmark jitter cancels) and the blocks of the last 4 s are compared. A shift of
+      more than `motion_spans_mesh` (mesh) or `motion_spans` (keypoints) eye spans in two blocks running
+      is a living head. A face that has not moved yet (or not for `static_hold_s`) is `static`: a
+      poster, not someone to turn to. A living head shows it within a second or two, so a print is
+      never a target, not even at first sight.
     - A track that is not seen keeps its id for `max_missed_s`, then it is dropped.
     - Association gates on each track's predicted bearing (an alpha-beta filter on world azimuth), not on
       its smoothed last one: a smoothed bearing lags a walker by several degrees per frame, and at 7 fps
@@ -145,10 +150,12 @@ class Tracker:
         return [t for t in self.tracks if t.confirmed]
 
     def _start(self, t_ns: int, est: PersonEstimate, box, heading_deg: float) -> Track:
+        agreements = int(len(est.found_by) >= 2)
+        verified = est.verified or agreements >= AGREE_FRAMES
         return Track(next(self._ids), wrap_deg(est.bearing_deg + heading_deg), est.elevation_deg,
                      est.distance_m, est.engagement, est.confidence, est.source, list(est.landmarks),
                      box, heading_deg, hits=1, first_ns=t_ns, last_ns=t_ns,
-                     confirmed=self.confirm_hits <= 1 and est.verified, verified=est.verified)
+                     confirmed=self.confirm_hits <= 1 and verified, verified=verified, agreements=agreements)
 
     def is_static(self, track: Track, t_ns: int) -> bool:
         return track.static(t_ns, self.static_hold_ns)
@@ -243,7 +250,8 @@ class Tracker:
         self._watch_motion(track, t_ns, est, turn_dps, heading_deg)
         if not fast:
             track.hits += 1
-            track.verified = track.verified or est.verified
+            track.agreements += len(est.found_by) >= 2
+            track.verified = track.verified or est.verified or track.agreements >= AGREE_FRAMES
             track.confirmed = track.verified and (
                 track.confirmed or track.hits >= self.confirm_hits
                 or (track.hits >= 2 and t_ns - track.first_ns >= self.confirm_span_ns))

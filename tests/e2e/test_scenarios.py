@@ -36,10 +36,7 @@ def final_error(report, azimuth):
 
 
 # Known to fail, each with an open issue: the reason is printed by every run (-ra), nothing is hidden.
-KNOWN_FAILING = {
-    "two_people": "issue 11.2: since the face-mesh confirmation stage, vision does not confirm the astronaut "
-                  "photograph at 2.2 m after the turn, and the policy turns back to a remembered person 1",
-}
+KNOWN_FAILING: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_FAILING[n], strict=False))

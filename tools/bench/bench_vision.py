@@ -476,14 +476,16 @@ def main(argv=None) -> int:
     lines = ["## Vision (mediapipe 0.10.18 and OpenCV's Haar cascade, 640x480, 66 deg hfov)\n"]
     lines.append(f"Command: `{cmd}` ({len(tune_scenes)} tuning scenes, {len(rep_scenes)} report scenes, "
                  f"{len(rigid)} poster sequences of {SEQ_FRAMES} frames; {elapsed:.0f} s).\n")
-    lines.append("What runs: per frame the service's pipeline (mediapipe's full-range face detector on one region "
-                 "by turns: the full frame and three zoom tiles; OpenCV's frontal Haar cascade on one half of the "
-                 "frame by turns; face mesh on every face found or followed; pose every 8th frame). A track "
-                 "becomes a person only after face-mesh landmark plausibility agreed at least once: the "
-                 "tracking-mode mesh of a followed face keeps its landmarks only while its face-presence score is "
-                 "at least 0.5 (or the pose model's own neck check). A face whose head shows "
-                 "no micro-motion (block medians of its position and size over 4 s, while the device stands "
-                 "still) is published `static` and the policy does not turn to it.\n")
+    lines.append("What runs: per frame the service's pipeline (one detector region by turns from a schedule of ten: "
+                 "mediapipe's full-range face detector on the full frame twice and on each of three zoom tiles twice, "
+                 "OpenCV's frontal Haar cascade (alt2, contrast-equalized) once on each half of the frame; face mesh "
+                 "on every face found or followed; pose every 8th frame). A track becomes a person only after "
+                 "independent evidence agreed at least once: the tracking-mode mesh's face-presence check (at least "
+                 "0.5), or both face detectors on it in the same frame in two frames (the cascade on a zoomed crop "
+                 "around a face the full-range detector found, or that detector on a window around a face the "
+                 "cascade found), or the pose model's body under it (its own neck check). A face whose head shows "
+                 "no micro-motion (block medians of the mesh's centroid, or of the eye keypoints, over 4 s, while "
+                 "the device stands still) is published `static` and the policy does not turn to it.\n")
     lines.append("*still* = one frame, every region, the cascade and pose, verified faces only (`swivel vision "
                  f"detect`); *service* = the pipeline and tracker over {STREAM_FRAMES} frames at {FPS:g} fps of "
                  "scene time (living heads sway and breathe), what the service publishes at the end: confirmed and "
@@ -531,8 +533,9 @@ def main(argv=None) -> int:
                  "out with selfie segmentation (the simulator's people), heads turned 0, 15, 45 or 60 deg or the back "
                  "turned, under clean, dim, bright, blur, motion blur (9 px) or a mug hiding the mouth; 30 % of the "
                  "scenes and every empty one with decoys of the tuning half: "
-                 + ", ".join(n for n, d in vs.decoys().items() if d[0] == "tuning") + ". (The plausibility check "
-                 "and the micro-motion threshold were also checked on LFW crops 0-49, the tuning half.)\n")
+                 + ", ".join(n for n, d in vs.decoys().items() if d[0] == "tuning") + ". (The confirmation rules, "
+                 "the detector schedule and the micro-motion thresholds were also chosen on LFW crops 0-49, the tuning "
+                 "half, with the tuning decoys, and on prints of them and of the simulator's photographs.)\n")
     tally_table(lines, "Tuning set", tune_still, tune_stream)
     lines.append(f"Phantom people in the {empties} empty tuning scenes: still {tune_fp_still}, service "
                  f"{tune_fp_stream}. Turned-away people found (pose model, no face visible): service "
