@@ -168,7 +168,8 @@ def main() -> int:
     real = run_real(records) if records else None
     synth = run_synthetic(args.outliers)
     load = open("/proc/loadavg").read().split()[0]
-    md = [f"Command: `nice .venv/bin/python tools/bench/bench_diagnose.py {' '.join(sys.argv[1:])}` (load average {load} on {len(__import__('os').sched_getaffinity(0))} cores).", ""]
+    md = ["## Diagnose: root causes of late turns (DoWhy gcm)", "",
+          f"Command: `nice .venv/bin/python tools/bench/bench_diagnose.py {' '.join(sys.argv[1:])}` (load average {load} on {len(__import__('os').sched_getaffinity(0))} cores).", ""]
     if real:
         runs = len(args.reports or []) + args.real_runs
         md += [f"**Real runs** ({runs} x `swivel run`, {args.wakes} wake words each, stand-in wake engine, "
