@@ -129,15 +129,20 @@ class Rig:
             self.move(target, SWEEP_SPEED_DPS, SWEEP_ACCEL_DPS2)
         return self.moves_since(first)
 
-    def reference(self, lo: float = -150.0, hi: float = 150.0, tries: int = 3):
-        """The reference from a sweep; a sweep a busy machine braked (host timeout) is run again."""
+    def reference(self, lo: float = -150.0, hi: float = 150.0, tries: int = 4):
+        """The reference from a whole sweep: one a busy machine braked (host timeout) or cut short is run again."""
         from device.health import reference
         for attempt in range(tries):
+            before = self.host_timeouts
             try:
-                return reference.build(self.sweep(lo, hi), (lo, hi), SWEEP_SPEED_DPS)
+                ref = reference.build(self.sweep(lo, hi), (lo, hi), SWEEP_SPEED_DPS)
             except ValueError:
-                if attempt == tries - 1:
-                    raise
+                ref = None
+            whole = int((hi - lo) / 10.0) - 1          # sectors each way
+            if (ref is not None and self.host_timeouts == before and ref.moves >= 3
+                    and min(len(ref.lag_up_by_sector), len(ref.lag_down_by_sector)) >= whole):
+                return ref
+        raise RuntimeError(f"no whole reference sweep in {tries} tries (is the machine overloaded?)")
 
     def moves_since(self, first: int) -> list[Move]:
         with self.lock:
