@@ -278,7 +278,7 @@ its three severities (one run each): {"; ".join(per_kind)}.
 
 | fault | severity | detected | moves to detect | named ({CONFIRM} moves on) | baseline detected | baseline moves |
 | --- | --- | --- | --- | --- | --- | --- |
-""" + "\n".join(rows) + """
+""" + "\n".join(rows) + f"""
 
 The kind is the detector's verdict {CONFIRM} moves after its first raise (evidence keeps coming: a backlash reading
 needs reversals, slip long moves). A uniform friction f and a backlash band of 2f lag alike both ways; the detector
