@@ -20,6 +20,11 @@ from .link import LinkError, MotorLink
 from .protocol import REPORT_HEALTH, AckResult, Fault, Flags, Health, Telemetry
 
 STATUS_PERIOD_S = 1.0            # how often the idle keepalive reads the MCU's counters instead of pinging
+# An MCU that restarts mid-move boots with the driver off while the table still coasts (at 80 deg/s and the
+# bearing's drag, about 9 degrees in 0.2 s); the firmware, at rest with its position just taken from the
+# sensor, reads that as a hand turning the table. The host knows the MCU just restarted: MANUAL that soon
+# after is the coast, not a person, and must not make the policy yield for 30 s.
+COAST_AFTER_RESTART_S = 1.5
 
 def resolve_port(mc: MotorConfig, runtime_dir: Path) -> str:
     """The simulator's pty symlink in the runtime directory, or the configured device."""
@@ -86,6 +91,10 @@ class CommandWorker:
                 self.failed.set()
                 if cmd.kind not in ("ping", "status"):
                     self.log.warning("command %s failed: %s", cmd.kind, exc)
+            except Exception as exc:             # a bad reply must not end the only thread that talks to the MCU
+                self.failures += 1
+                self.failed.set()
+                self.log.error("command %s failed: %s: %s", cmd.kind, type(exc).__name__, exc)
 
 
 class MotorService(Service):
@@ -117,6 +126,7 @@ class MotorService(Service):
         self.reset_pulses = 0
         self.last_reset_s = float("-inf")
         self.status_asked_s = float("-inf")
+        self.restart_seen_s = float("-inf")
         self.was_connected = False
         self.connected_since = time.monotonic()
         self.port_warned = False
@@ -149,6 +159,7 @@ class MotorService(Service):
             self.home_sent = False
             self.reports_sent = False                     # SET_REPORTS is forgotten on reset, like limits
             self.worker.status = None                     # its counters started again from 0
+            self.restart_seen_s = time.monotonic()
             self.status_asked_s = float("-inf")
         self.last_mcu_ms = t.mcu_ms
         self.telemetry = t
@@ -251,7 +262,8 @@ class MotorService(Service):
         return MotorState(
             t_ns=self.telemetry_ns, heading_deg=t.position_deg, velocity_dps=t.velocity_deg_s,
             target_deg=t.target_deg, moving=bool(f & Flags.MOVING), stalled=bool(f & Flags.STALLED),
-            manual=bool(f & Flags.MANUAL), homed=bool(f & Flags.HOMED),
+            manual=bool(f & Flags.MANUAL) and time.monotonic() - self.restart_seen_s > COAST_AFTER_RESTART_S,
+            homed=bool(f & Flags.HOMED),
             at_limit=bool(f & Flags.AT_LIMIT) or self.goals.clamped,
             host_timeout=bool(f & Flags.HOST_TIMEOUT), link_ok=self.link_ok(),
             fault=self.fault_reason(), goal_seq=self.goals.goal_seq,
