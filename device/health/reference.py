@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -12,6 +11,7 @@ from typing import Optional
 import msgspec
 
 from ..errors import UserError
+from ..runtime.atomic import write_atomic
 from .features import N_SECTORS, Move
 
 FILE_NAME = "health-reference.json"
@@ -131,17 +131,4 @@ def load(path: Path) -> Optional[Reference]:
 
 def save(path: Path, ref: Reference) -> None:
     """Atomically (temp file, fsync, rename): a power cut never leaves half a reference. Raises OSError."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".health-", suffix=".json")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(msgspec.json.format(msgspec.json.encode(ref), indent=1))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, msgspec.json.format(msgspec.json.encode(ref), indent=1), prefix=".health-")

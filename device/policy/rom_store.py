@@ -11,6 +11,7 @@ import msgspec
 
 from ..config import describe_validation_error, locate_key
 from ..errors import UserError
+from ..runtime.atomic import write_atomic
 from .config import Azimuth
 
 FILE_NAME = "rom.toml"
@@ -85,19 +86,6 @@ def check_writable(path: Path) -> Optional[str]:
 
 def save(path: Path, rom: StoredRom) -> None:
     """Write atomically (temp file, fsync, rename) so a power cut never leaves half a file. Raises OSError."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = ("# Range of motion of the turntable (world azimuth, degrees), written by the swivel policy service.\n"
             f"min_deg = {rom.min_deg:.1f}\nmax_deg = {rom.max_deg:.1f}\nsource = \"{rom.source}\"\n")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rom-", suffix=".toml")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, text, prefix=".rom-")

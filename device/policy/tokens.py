@@ -4,14 +4,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
-import tempfile
 import time
 from pathlib import Path
 from typing import Optional
 
+from ..runtime.atomic import write_atomic
 from .access import Rule
 
 FILE_NAME = "tokens.json"
@@ -81,17 +80,4 @@ class TokenStore:
 
     def _save(self) -> None:
         data = {"tokens": [{"name": n, **t} for n, t in sorted(self.tokens.items())]}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tokens-")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(self.path, json.dumps(data), prefix=".tokens-")
