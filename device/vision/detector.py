@@ -400,17 +400,22 @@ class Detector:
                 faces.append(face)
         if with_pose:
             body = self.find_pose(rgb)
-            # The pose model sees one person: when that person's head is already a face, its body (the
-            # neck-above-shoulders check) verifies the face; else it is a person of its own.
             if body is not None:
-                heads = [f for f in faces if same_head(body, f)]
-                for f in heads:
-                    f.verified = True
-                    f.found_by = f.found_by | {"pose"}
-                if not heads:
-                    body.verified = True
-                    faces.append(body)
+                merge_body(body, faces)
         return faces
+
+
+def merge_body(body: Observation, faces: list[Observation]) -> None:
+    """The pose model sees one person. Its neck-above-shoulders check is its own plausibility test: a face
+    with that body under it is verified by a model that shares nothing with the face detectors (a face the
+    mesh cannot fit: blurred, turned, a mug before the mouth); a body under no face is a person of its own."""
+    heads = [f for f in faces if same_head(body, f)]
+    for f in heads:
+        f.verified = True
+        f.found_by = f.found_by | {"pose"}
+    if not heads:
+        body.verified = True
+        faces.append(body)
 
 
 def same_head(body: Observation, face: Observation) -> bool:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .camera_model import CameraModel
-from .detector import Detector, Observation, Region, cascade_regions, iou, same_head, zoom_regions
+from .detector import Detector, Observation, Region, cascade_regions, iou, merge_body, zoom_regions
 from .people import PersonEstimate, estimate
 
 
@@ -156,16 +156,7 @@ class FramePipeline:
         if pose_now:
             body = self.detector.find_pose(rgb)
             if body is not None:
-                # The neck-above-shoulders check is its own plausibility test. A face with that body
-                # under it is verified by a model that shares nothing with the face detectors (a face the
-                # mesh cannot fit: blurred, turned, a mug before the mouth).
-                heads = [o for o in observations if same_head(body, o)]
-                for o in heads:
-                    o.verified = True
-                    o.found_by = o.found_by | {"pose"}
-                if not heads:
-                    body.verified = True
-                    observations.append(body)
+                merge_body(body, observations)
         t4, c4 = time.perf_counter(), time.process_time()
         rgb.fill(0)
         self.frame_index += 1
