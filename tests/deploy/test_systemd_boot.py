@@ -156,6 +156,7 @@ def _status(nested: Nested, pid: str) -> dict[str, str]:
 
 
 NETWORK_DOORS = ("web", "satellite")      # the only units that listen beyond the device
+STATE_KEEPERS = ("policy", "health")      # StateDirectory=swivel: the range of motion, tokens; the health reference
 
 
 def test_hardening_in_force(nested):
@@ -179,7 +180,7 @@ def test_hardening_in_force(nested):
         assert "ro" in by_point["/"], f"{s}: / is writable"
         assert "rw" in by_point.get("/run/swivel", []), f"{s}: /run/swivel not writable"
         assert "rw" not in by_point.get("/home", ["ro"]) and "rw" not in by_point.get("/root", ["ro"]), s
-        assert ("rw" in by_point.get("/var/lib/swivel", [])) == (s == "policy"), s
+        assert ("rw" in by_point.get("/var/lib/swivel", [])) == (s in STATE_KEEPERS), s
 
 
 def test_runtime_dir_is_closed_to_others(nested):
