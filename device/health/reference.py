@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Optional
 import msgspec
 
 from ..errors import UserError
-from ..runtime.atomic import write_atomic
+from ..runtime.atomic import state_path, write_atomic
 from .features import N_SECTORS, Move
 
 FILE_NAME = "health-reference.json"
@@ -103,12 +102,8 @@ def build(moves: list[Move], rom: tuple[float, float], speed_dps: float, now: Op
 
 
 def default_path() -> Path:
-    """$STATE_DIRECTORY (systemd StateDirectory=), else $XDG_STATE_HOME/swivel, else /var/lib/swivel."""
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0]) / FILE_NAME
-    if os.environ.get("XDG_STATE_HOME"):
-        return Path(os.environ["XDG_STATE_HOME"]) / "swivel" / FILE_NAME
-    return Path("/var/lib/swivel") / FILE_NAME
+    """The reference file in the state directory (runtime.atomic.state_path)."""
+    return state_path(FILE_NAME)
 
 
 def load(path: Path) -> Optional[Reference]:

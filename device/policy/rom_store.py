@@ -1,7 +1,6 @@
 """Where the range of motion is stored between restarts (a small TOML file), and how it is read and written safely."""
 from __future__ import annotations
 
-import os
 import tempfile
 import tomllib
 from pathlib import Path
@@ -11,7 +10,7 @@ import msgspec
 
 from ..config import describe_validation_error, locate_key
 from ..errors import UserError
-from ..runtime.atomic import write_atomic
+from ..runtime.atomic import state_path, write_atomic
 from .config import Azimuth
 
 FILE_NAME = "rom.toml"
@@ -32,12 +31,8 @@ class StoredRom(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 def default_state_path() -> Path:
-    """$STATE_DIRECTORY (systemd StateDirectory=, first entry), else $XDG_STATE_HOME/swivel, else /var/lib/swivel."""
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0]) / FILE_NAME
-    if os.environ.get("XDG_STATE_HOME"):
-        return Path(os.environ["XDG_STATE_HOME"]) / "swivel" / FILE_NAME
-    return Path("/var/lib/swivel") / FILE_NAME
+    """The range-of-motion file in the state directory (runtime.atomic.state_path)."""
+    return state_path(FILE_NAME)
 
 
 def resolve_state_path(configured: str) -> Path:
