@@ -15,7 +15,10 @@ firmware: setup
 run: setup firmware
 	$(PY) -m device run $(ARGS)
 
-test: setup firmware test-firmware proofs test-python
+# The firmware's host tests and its proofs are independent single-threaded jobs: two at a time.
+test: setup firmware
+	@$(MAKE) --no-print-directory -j2 -O test-firmware proofs
+	@$(MAKE) --no-print-directory test-python
 
 test-firmware:
 	@$(MAKE) --no-print-directory -C firmware_mcu host-test

@@ -76,6 +76,8 @@ class FusionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ambiguity_sep_deg: Positive = 45.0   # ... and this far from the first makes the sound ambiguous
     confirm_gate_deg: Positive = 12.0    # a person this close to a sound's direction confirms it
     confirm_timeout_s: Positive = 1.5    # looking at a sound's direction this long with nobody there refutes it
+    confirm_static_s: Positive = 4.0     # ... but a face is there that has not moved yet (someone sitting still
+                                         # shows a living head's micro-motion within a few seconds): look this long
     cue_ttl_s: Positive = 8.0            # a sound cue nobody confirmed is forgotten after this at the latest
     cue_decay_s: Positive = 5.0          # its weight decays with this time constant (gone below min_cue_weight)
     unconfirmed_penalty: Fraction = 0.25 # credibility of a direction is multiplied by this when refuted

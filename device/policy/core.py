@@ -191,6 +191,7 @@ class Policy:
         # alerts on it all the same: a pan sweeps past a person in under the seconds micro-motion takes,
         # and a missed intruder costs more than a poster's alert.
         self.fusion.set_people([w for w, static in seen if not static], msg.t_ns, now_ns)
+        self.fusion.set_static([w for w, static in seen if static])
         self._alerts += self.away.alerts([w for w, _ in seen], msg.t_ns, now_ns)
 
     def on_doa(self, msg: DoaEstimate, now_ns: int) -> None:

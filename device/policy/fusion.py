@@ -108,6 +108,7 @@ class Fusion:
         self.cfg = cfg
         self.zones = zones
         self.people: list[WorldPerson] = []
+        self.static_faces: list[WorldPerson] = []    # seen, not (yet) living: never a target, but worth a look
         self.people_recv_ns: Optional[int] = None
         self._smooth: dict[int, tuple[float, int]] = {}    # track id -> (smoothed bearing, capture time)
         self.cue: Optional[SoundCue] = None
@@ -165,11 +166,21 @@ class Fusion:
 
     def clear_people(self) -> None:
         self.people = []
+        self.static_faces = []
+
+    def set_static(self, faces: list[WorldPerson]) -> None:
+        """Faces vision sees that have not shown a living head's micro-motion yet (never targets)."""
+        self.static_faces = faces
 
     def fresh_people(self, now_ns: int) -> list[WorldPerson]:
         if self.people_recv_ns is None or now_ns - self.people_recv_ns > self.cfg.people_stale_s * 1e9:
             return []
         return self.people
+
+    def _static_face_near(self, deg: float, now_ns: int) -> bool:
+        if self.people_recv_ns is None or now_ns - self.people_recv_ns > self.cfg.people_stale_s * 1e9:
+            return False
+        return any(abs(diff(p.world_deg, deg)) <= self.cfg.confirm_gate_deg for p in self.static_faces)
 
     def _person_near(self, deg: float, now_ns: int) -> Optional[WorldPerson]:
         near = [p for p in self.fresh_people(now_ns) if abs(diff(p.world_deg, deg)) <= self.cfg.confirm_gate_deg]
@@ -284,10 +295,14 @@ class Fusion:
                     cue.looked_since_ns = None
                     self.note = f"sound at {cue.world_deg:.0f} deg in view: looking for a person there"
                     return None                        # keep the current move; judge once still
+                look_s = self.cfg.walk_look_s if cue.walk_dir else self.cfg.confirm_timeout_s
+                if self._static_face_near(cue.world_deg, now_ns):
+                    # Someone is there who has not moved yet (a talker sitting still, or a poster): give the
+                    # micro-motion time to tell, instead of calling the sound a false alarm.
+                    look_s = max(look_s, self.cfg.confirm_static_s)
                 if cue.looked_since_ns is None:
                     cue.looked_since_ns = now_ns
-                elif now_ns - cue.looked_since_ns >= (self.cfg.walk_look_s if cue.walk_dir else
-                                                      self.cfg.confirm_timeout_s) * 1e9:
+                elif now_ns - cue.looked_since_ns >= look_s * 1e9:
                     step = self._search_on(cue, now_ns)
                     if step is not None:
                         return step

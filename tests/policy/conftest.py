@@ -30,6 +30,7 @@ class Someone:
     distance_m: float = 2.0
     engagement: float = 0.9
     confidence: float = 0.9
+    still_until_s: float = 0.0     # vision calls the face `static` (no micro-motion seen yet) until then
 
 
 @dataclass
@@ -99,7 +100,8 @@ class Room:
                           blind_reason="shutter closed" if self.shutter_closed else self.camera_blind)
         return People(t_ns=t_ns, heading_deg=self.heading, fps=10.0, people=[
             Person(track_id=pid, bearing_deg=b + noise(), elevation_deg=0.0, distance_m=self.people[pid].distance_m,
-                   engagement=self.people[pid].engagement, confidence=self.people[pid].confidence)
+                   engagement=self.people[pid].engagement, confidence=self.people[pid].confidence,
+                   static=t_ns < self.people[pid].still_until_s * S)
             for pid, b in sorted(self.visible().items())])
 
     def doa(self, t_ns: int, world_deg: float, confidence: float = 0.9, ambiguous: bool = False,

@@ -158,6 +158,21 @@ def test_sound_with_nobody_behind_it_loses_weight(sim):
     assert "nobody was seen there" in s.policy.fusion.note
 
 
+def test_a_talker_sitting_still_is_not_a_false_alarm(sim):
+    """The device turns away from one person to a wake word; the talker there sits still, so vision calls
+    them static for a few seconds (no micro-motion seen yet). That is no false alarm: the device stays
+    with the talker instead of turning back to whoever it left."""
+    s = sim()
+    s.room.people[1] = Someone(0.0)
+    s.run(1.0)
+    s.room.people[2] = Someone(100.0, still_until_s=s.t / 1e9 + 4.5)
+    s.hear(100.0)
+    s.run(8.0)
+    assert s.moves() and all(g.target_deg == pytest.approx(100.0, abs=2.0) for g in s.moves()), s.moves()
+    assert s.room.heading == pytest.approx(100.0, abs=2.0)
+    assert s.policy.fusion.target_track == 2
+
+
 def test_several_engaged_people_in_view_are_framed_together(sim):
     s = sim()
     s.room.people[1] = Someone(14.0)

@@ -3,6 +3,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from device.bus.pubsub import Publisher, Subscriber
@@ -36,13 +37,20 @@ def test_a_wake_word_is_localized_in_the_device_frame(ssl_process, runtime_dir, 
     t_start, t_end = scene.add_utterance(0.5, "Swivel, what is the weather like today?", "en-gb",
                                          azimuth_world_deg=world_az, distance_m=1.5, height_m=1.5)
     world, motor, wake = (Publisher(n, runtime_dir) for n in ("world", "motor", "wake"))
-    sub = Subscriber(runtime_dir).subscribe("ssl", "ssl.doa")
+    sub = Subscriber(runtime_dir).subscribe("ssl", "ssl.doa", "ssl.beam")
     try:
         deadline = time.monotonic() + 30
         while not sub.alive("ssl", 2.0):
             assert ssl_process.poll() is None, ssl_process.stdout.read()
             assert time.monotonic() < deadline, "ssl service never sent a heartbeat"
             list(sub.poll(100))
+        # ssl connects to the new "world" socket on its own time (longer on a loaded machine): feed it
+        # quiet blocks until it beams one back, so the utterance's onset is not lost to that connection
+        quiet = np.zeros((BLOCK, g.n_mics), np.float32).tobytes()
+        while not any(topic == "ssl.beam" for topic, _ in sub.poll(20)):
+            assert time.monotonic() < deadline, "ssl service never took an audio block"
+            world.publish("sim.audio", SimAudioBlock(t_ns=time.monotonic_ns(), rate=g.sample_rate,
+                                                     channels=g.n_mics, samples=quiet))
         t0 = time.monotonic_ns()
         n_blocks = int((t_end + 0.8) * g.sample_rate / BLOCK)
         for i in range(n_blocks):

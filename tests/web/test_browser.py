@@ -48,6 +48,12 @@ def test_heading_drawn_follows_the_turn_within_200_ms(sim_run, paired_context):
     page.wait_for_function("() => document.getElementById('needle').dataset.tns !== ''")
     sub = Subscriber(sim_run.runtime_dir).subscribe("motor", "motor.state")
     page.wait_for_function("() => window.__swivel.offsetNs !== null")
+    # The lag below is only as good as the page's clock sync (its fastest round trip). On a loaded machine
+    # the first 16 round trips may all be slow: ask for more rounds until one is fast.
+    deadline = time.monotonic() + 30.0
+    while page.evaluate("() => window.__swivel.rtt") >= 50.0 and time.monotonic() < deadline:
+        page.evaluate("() => window.__swivel.syncClock()")
+        page.wait_for_timeout(1200)
     before = page.evaluate("() => window.__swivel.latency.length")
     rep = _call_until_ok(sim_run, MotionRequest(op="turn", angle_deg=-120.0))
     assert rep.ok, rep.error

@@ -365,3 +365,4 @@ requestAnimationFrame(frame);
 setInterval(syncClock, 15000);
 window.__swivel.cmd = cmd;
 window.__swivel.send = send;
+window.__swivel.syncClock = syncClock;
