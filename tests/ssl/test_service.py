@@ -3,7 +3,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 from device.bus.pubsub import Publisher, Subscriber
@@ -44,9 +43,10 @@ def test_a_wake_word_is_localized_in_the_device_frame(ssl_process, runtime_dir, 
             assert ssl_process.poll() is None, ssl_process.stdout.read()
             assert time.monotonic() < deadline, "ssl service never sent a heartbeat"
             list(sub.poll(100))
-        # ssl connects to the new "world" socket on its own time (longer on a loaded machine): feed it
-        # quiet blocks until it beams one back, so the utterance's onset is not lost to that connection
-        quiet = np.zeros((BLOCK, g.n_mics), np.float32).tobytes()
+        # ssl connects to the new "world" socket on its own time (longer on a loaded machine): feed it the
+        # room's quiet (the noise before anyone speaks, so its VAD learns the floor) until it beams a block
+        # back, so the utterance's onset is not lost to that connection
+        quiet = scene.render(0.0, BLOCK, heading).tobytes()
         while not any(topic == "ssl.beam" for topic, _ in sub.poll(20)):
             assert time.monotonic() < deadline, "ssl service never took an audio block"
             world.publish("sim.audio", SimAudioBlock(t_ns=time.monotonic_ns(), rate=g.sample_rate,
