@@ -222,10 +222,12 @@ class SrpPhatEstimator:
             np.add.at(hist, np.argmax(maps, axis=1), vote)
         return hist / (hist.sum() + 1e-12)
 
-    def srp(self, g: np.ndarray) -> np.ndarray:
-        """Steered response of summed cross-spectra g (Q, K) or a stack (C, Q, K): best over elevation, (A,) or (C, A)."""
+    def srp(self, g: np.ndarray, every: int = 1) -> np.ndarray:
+        """Steered response of summed cross-spectra g (Q, K) or a stack (C, Q, K): best over elevation, (A,) or (C, A).
+        every: only every so many grid directions (A / every of them): that much cheaper, that much coarser."""
         flat = g.reshape(-1, g.shape[-2] * g.shape[-1])                        # (C, Q*K)
-        st = self.steering.reshape(self.steering.shape[0], self.steering.shape[1], -1)  # (E, A, Q*K)
+        steering = self.steering if every == 1 else self.steering[:, ::every]
+        st = steering.reshape(steering.shape[0], steering.shape[1], -1)        # (E, A, Q*K)
         resp = np.real(np.einsum("cx,eax->cea", flat, st))
         out = resp.max(axis=1)
         return out[0] if g.ndim == 2 else out

@@ -105,6 +105,10 @@ TRACK_WINDOW_S = 0.5         # each point of an utterance's track integrates thi
 TRACK_HOP_S = 0.25           # ...and points are this far apart (further for long spans: at most TRACK_MAX)
 TRACK_MAX = 32               # points in a track (the schema's bound)
 TRACK_MIN_SHARE = 0.2        # windows with less speech than this share of the median window give no point
+# A window heard while the device turned is summed heading step by heading step, one steered response each
+# (~3 ms on a Pi-class core at 1 deg): on a coarse grid in steps of this much, or a long utterance during a
+# turn cost seconds and ssl's loop (its heartbeat, the audio) stalled.
+TRACK_TURN_GRID_DEG = 4.0
 
 
 @dataclass
@@ -262,25 +266,33 @@ class SslStream:
         if not speech:
             return []
         floor = TRACK_MIN_SHARE * float(np.median(speech))
+        coarse = max(1, int(round(TRACK_TURN_GRID_DEG / p.grid_deg)))
+        while len(est.grid) % coarse:                          # a divisor of the grid, so rolls stay exact
+            coarse -= 1
         out = []
         for s, total in zip(starts, sums):
             if total <= 1e-6 or total < floor:
                 continue
             f = np.arange(s, min(s + win, n))
             mid = f[len(f) // 2]
-            if heads is None:
-                srp = est.srp(cs[f].sum(axis=0))
-            else:
+            every, steps = 1, None
+            if heads is not None:
                 steps = np.round((heads[f] - heads[mid]) / p.grid_deg).astype(int)
-                srp = np.zeros(len(est.grid))
+                if np.ptp(steps) >= coarse:                   # turned during the window: the coarse grid
+                    every = coarse
+                    steps = np.round(steps / coarse).astype(int)
+            if steps is None or not steps.any():
+                srp = est.srp(cs[f].sum(axis=0), every)
+            else:
+                srp = np.zeros(len(est.grid) // every)
                 for k in np.unique(steps):
-                    srp += np.roll(est.srp(cs[f[steps == k]].sum(axis=0)), k)
+                    srp += np.roll(est.srp(cs[f[steps == k]].sum(axis=0), every), k)
             srp = srp / total
             i = int(np.argmax(srp))
             l, c, r = srp[i - 1], srp[i], srp[(i + 1) % len(srp)]
             den = l - 2 * c + r
             offset = 0.5 * (l - r) / den if den < 0 else 0.0
-            az = float(wrap_deg(est.grid[i] + offset * p.grid_deg))
+            az = float(wrap_deg(est.grid[i * every] + offset * p.grid_deg * every))
             conf = float(np.clip(c / 0.3, 0.0, 1.0))     # the estimator's coherence scale
             out.append((int(frame_ns[mid]), az, conf))
         return out[:TRACK_MAX]
