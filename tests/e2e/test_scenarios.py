@@ -36,11 +36,7 @@ def final_error(report, azimuth):
 
 
 # Known to fail, each with an open issue: the reason is printed by every run (-ra), nothing is hidden.
-KNOWN_FAILING: dict[str, str] = {
-    "walk_out_of_view": "issue 11.2: since the micro-motion and confirmation changes of this session, the follow "
-                        "after the talker walks out of the view sometimes ends about 20 deg short (1 of 3 runs in "
-                        "a clean clone; 2 of 2 passed on a quiet machine): not yet explained",
-}
+KNOWN_FAILING: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_FAILING[n], strict=False))

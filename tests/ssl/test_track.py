@@ -72,6 +72,25 @@ def test_track_points_are_in_the_device_frame_of_their_own_moment(walker):
     assert np.median(world_err) < 7.0, world_err
 
 
+def test_a_track_heard_while_turning_fast_stays_cheap_and_right(walker, monkeypatch):
+    """The device turns at 60 deg/s through most of the utterance (a follow, or a turn to the wake word).
+    Each window is summed heading step by heading step; per degree that was ~30 steered responses a window
+    and seconds per track, long enough to stall ssl's loop. On the coarse grid: a few per window."""
+    g, scene, spec, start, end = walker
+    stream = SslStream(g)
+    heading = lambda t: float(np.clip((t - 1.5) * 60.0, 0.0, 150.0))     # noqa: E731
+    render(scene, stream, end + 0.6, heading)
+    calls = []
+    srp = stream.estimator.srp
+    monkeypatch.setattr(stream.estimator, "srp", lambda gg, every=1: calls.append(every) or srp(gg, every))
+    track = stream.track(stream.ring.index_at(int(start * NS)), stream.ring.index_at(int(end * NS)))
+    assert len(track) >= 10
+    turning = [c for c in calls if c > 1]
+    assert turning and len(calls) <= 6 * len(track), (len(calls), len(track))
+    world_err = [float(angular_distance(az + heading(t / NS), truth(spec, t / NS))) for t, az, _ in track]
+    assert np.median(world_err) < 8.0, world_err
+
+
 def test_the_end_of_speech_is_found_for_a_final_estimate(walker):
     g, scene, spec, start, end = walker
     stream = SslStream(g)
