@@ -18,12 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools" / "bench"))
 from health_rig import Rig  # noqa: E402
 
 MAX_MOVES = 12
+SPEED = 3.0          # x real time: the firmware in simavr and the host link keep up with this on a loaded machine
 CONFIRM = 5          # the kind is read a few moves after the first raise: reversals and long moves keep coming
 
 
 @pytest.fixture(scope="module")
 def ref(firmware_built, tmp_path_factory):
-    rig = Rig(tmp_path_factory.mktemp("sweep"), speed=2.0)
+    rig = Rig(tmp_path_factory.mktemp("sweep"), speed=SPEED)
     try:
         return rig.reference(-150.0, 150.0)
     finally:
@@ -33,7 +34,7 @@ def ref(firmware_built, tmp_path_factory):
 def first_verdict(tmp: Path, ref, seed: int, fault=None, moves: int = MAX_MOVES):
     """A fresh turntable (the fault from the start), routine moves until the detector raises something and CONFIRM
     moves more; the last verdict that raised, and the move of the first raise."""
-    rig = Rig(tmp, speed=2.0)
+    rig = Rig(tmp, speed=SPEED)
     try:
         if fault is not None:
             rig.tt.set_fault(*fault)
