@@ -18,7 +18,7 @@ from device.run.launcher import run_stack
 REPO = Path(__file__).resolve().parents[2]
 SCENE = """# An empty room: only the app's requests move the screen.
 name = "motion API"
-duration_s = 25
+duration_s = 15
 [room]
 size_m = [6.0, 5.0, 2.7]
 device_m = [3.0, 2.5, 0.9]
