@@ -29,7 +29,7 @@ proofs:
 	@$(MAKE) --no-print-directory -C firmware_mcu proofs
 
 test-python:
-	$(PYTEST) -q -ra $(PYTEST_ARGS)
+	$(PYTEST) -q -ra --durations=30 $(PYTEST_ARGS)
 
 # Benchmarks write their own sections of BENCHMARKS.md (each with the command that made it).
 bench: setup firmware

@@ -24,7 +24,9 @@ stamp="$VENV/.swivel-installed"
 if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -r requirements.txt
-  "$VENV/bin/pip" install -q --no-deps -e .
+  # --no-compile: pip byte-compiles every file of every wheel, one at a time (over a minute here); Python
+  # compiles the modules it imports, once, on first use
+  "$VENV/bin/pip" install -q --no-compile -r requirements.txt
+  "$VENV/bin/pip" install -q --no-compile --no-deps -e .
   touch "$stamp"
 fi

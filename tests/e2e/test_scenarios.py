@@ -14,7 +14,7 @@ from device.sim.scenario import load_scenario
 
 # Every shipped scene: each zone behaviour (cooking: dead zone, holding_zone, walk_to_edge: motion zone),
 # each no-move rule a scene can provoke (shutter, mute, ambiguous sound, outside the range, hand turn,
-# obstacle), several people, a TV, and away mode's alert. About 20-35 s each.
+# obstacle), several people, a TV, and away mode's alert. About 10-25 s each.
 SCENARIOS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "scenarios").glob("*.toml"))
 
 
