@@ -24,9 +24,11 @@ stamp="$VENV/.swivel-installed"
 if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
-  # --no-compile: pip byte-compiles every file of every wheel, one at a time (over a minute here); Python
-  # compiles the modules it imports, once, on first use
+  # pip would byte-compile every file of every wheel on one core (over a minute); compileall does it on all
+  # of them. The bytecode must be there: with PYTHONDONTWRITEBYTECODE set (as on CI machines) nothing else
+  # writes it, and every process would compile numpy, scipy and mediapipe again at each start.
   "$VENV/bin/pip" install -q --no-compile -r requirements.txt
   "$VENV/bin/pip" install -q --no-compile --no-deps -e .
+  "$VENV/bin/python" -m compileall -q -j 0 "$VENV/lib" >/dev/null 2>&1 || true
   touch "$stamp"
 fi
