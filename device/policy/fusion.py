@@ -172,15 +172,15 @@ class Fusion:
         """Faces vision sees that have not shown a living head's micro-motion yet (never targets)."""
         self.static_faces = faces
 
+    def _vision_fresh(self, now_ns: int) -> bool:
+        return self.people_recv_ns is not None and now_ns - self.people_recv_ns <= self.cfg.people_stale_s * 1e9
+
     def fresh_people(self, now_ns: int) -> list[WorldPerson]:
-        if self.people_recv_ns is None or now_ns - self.people_recv_ns > self.cfg.people_stale_s * 1e9:
-            return []
-        return self.people
+        return self.people if self._vision_fresh(now_ns) else []
 
     def _static_face_near(self, deg: float, now_ns: int) -> bool:
-        if self.people_recv_ns is None or now_ns - self.people_recv_ns > self.cfg.people_stale_s * 1e9:
-            return False
-        return any(abs(diff(p.world_deg, deg)) <= self.cfg.confirm_gate_deg for p in self.static_faces)
+        return self._vision_fresh(now_ns) and any(abs(diff(p.world_deg, deg)) <= self.cfg.confirm_gate_deg
+                                                  for p in self.static_faces)
 
     def _person_near(self, deg: float, now_ns: int) -> Optional[WorldPerson]:
         near = [p for p in self.fresh_people(now_ns) if abs(diff(p.world_deg, deg)) <= self.cfg.confirm_gate_deg]

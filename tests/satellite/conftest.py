@@ -172,7 +172,7 @@ class VenvBuild:
         try:
             subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True, timeout=120,
                            capture_output=True)
-            pip = subprocess.run([str(self.python), "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check",
+            pip = subprocess.run([str(self.python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                                   "aioesphomeapi"], capture_output=True, text=True, timeout=300)
             if pip.returncode != 0:
                 self.error = pip.stdout[-2000:] + pip.stderr[-2000:]
