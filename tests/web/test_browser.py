@@ -42,6 +42,16 @@ def _call_until_ok(run, req, timeout_s=20.0):
         time.sleep(0.5)
 
 
+def _press(page, selector, timeout_ms=15000):
+    """Click a button that sends one command and wait for the command's reply; a refusal fails with its reason."""
+    before = page.evaluate("window.__swivel.replies.length")
+    page.click(selector)
+    page.wait_for_function(f"() => window.__swivel.replies.length > {before}", timeout=timeout_ms)
+    reply = page.evaluate(f"window.__swivel.replies[{before}]")
+    assert reply["ok"], f"{selector}: {reply['error']}"
+    return reply
+
+
 def test_heading_drawn_follows_the_turn_within_200_ms(sim_run, paired_context):
     page = paired_context.new_page()
     page.goto(sim_run.url + "/")
@@ -195,28 +205,34 @@ def test_range_set_by_turning_the_screen_by_hand_and_pressing_set(sim_run, paire
     page = paired_context.new_page()
     page.goto(sim_run.url + "/setup")
     page.wait_for_function("() => !document.getElementById('rom-start').disabled")
-    page.click("#rom-start")                               # the motor lets go
-    page.wait_for_function("() => !document.getElementById('rom-min').disabled", timeout=10000)
-    start = _policy_state(sim_run, lambda s: s.mode == "rom_setup" and s.heading_deg is not None).heading_deg
+    try:
+        _press(page, "#rom-start")                            # the motor lets go
+        page.wait_for_function("() => !document.getElementById('rom-min').disabled", timeout=15000)
+        start = _policy_state(sim_run, lambda s: s.mode == "rom_setup" and s.heading_deg is not None).heading_deg
 
-    def push_to(delta, pred):
-        send_event(sim_run.runtime_dir, "hand_push", delta_deg=delta, duration_s=1.0)   # a hand turns the screen
-        return _policy_state(sim_run, lambda s: s.heading_deg is not None and pred(s.heading_deg), timeout_s=15.0)
+        def push_to(delta, pred):
+            send_event(sim_run.runtime_dir, "hand_push", delta_deg=delta, duration_s=1.0)   # a hand turns the screen
+            return _policy_state(sim_run, lambda s: s.heading_deg is not None and pred(s.heading_deg), timeout_s=15.0)
 
-    first = push_to(-40.0, lambda h: h < start - 20.0).heading_deg
-    page.wait_for_timeout(1500)                              # let it come to rest
-    lo = _policy_state(sim_run, lambda s: True).heading_deg  # where it rests as "set" is pressed
-    page.click("#rom-min")
-    push_to(70.0, lambda h: h > first + 30.0)
-    page.wait_for_timeout(1500)
-    hi = _policy_state(sim_run, lambda s: True).heading_deg
-    page.click("#rom-max")
-    page.click("#rom-done")
-    st = _policy_state(sim_run, lambda s: s.rom_source == "hand", timeout_s=10.0)
-    # The ends are where the screen was when "set" was pressed.
-    assert abs(st.rom_min_deg - lo) < 3.0 and abs(st.rom_max_deg - hi) < 3.0, (st.rom_min_deg, st.rom_max_deg, lo, hi)
+        first = push_to(-40.0, lambda h: h < start - 20.0).heading_deg
+        page.wait_for_timeout(1500)                              # let it come to rest
+        lo = _policy_state(sim_run, lambda s: True).heading_deg  # where it rests as "set" is pressed
+        _press(page, "#rom-min")
+        push_to(70.0, lambda h: h > first + 30.0)
+        page.wait_for_timeout(1500)
+        hi = _policy_state(sim_run, lambda s: True).heading_deg
+        _press(page, "#rom-max")
+        _press(page, "#rom-done")
+        st = _policy_state(sim_run, lambda s: s.rom_source == "hand", timeout_s=10.0)
+        # The ends are where the screen was when "set" was pressed.
+        assert abs(st.rom_min_deg - lo) < 3.0 and abs(st.rom_max_deg - hi) < 3.0, (st.rom_min_deg, st.rom_max_deg, lo, hi)
+    finally:
+        # Whatever happened, the motor holds again for the tests after this one.
+        RpcClient(sim_run.runtime_dir).call(MotionRequest(op="set_rom", rom_step="cancel"))
     page.fill("#rom-lo", "-150")
     page.fill("#rom-hi", "150")
-    page.click("#rom-apply")
+    page.wait_for_timeout(2500)      # the policy republishes its state meanwhile: what was typed stays
+    assert (page.input_value("#rom-lo"), page.input_value("#rom-hi")) == ("-150", "150")
+    _press(page, "#rom-apply")
     _policy_state(sim_run, lambda s: s.rom_max_deg == 150.0 and s.rom_min_deg == -150.0)
     page.close()

@@ -82,6 +82,8 @@ def facing_the_person(sim_run):
     deadline = time.monotonic() + 60.0
     sub = Subscriber(sim_run.runtime_dir).subscribe("motor", "motor.state")
     try:
+        # A range-by-hand setup left open lets the motor go: cancel it (refused when none is open, which is fine).
+        RpcClient(sim_run.runtime_dir).call(MotionRequest(op="set_rom", rom_step="cancel"))
         while time.monotonic() < deadline:
             rep = RpcClient(sim_run.runtime_dir).call(MotionRequest(op="turn", angle_deg=PERSON_AZIMUTH_DEG))
             if rep.ok:

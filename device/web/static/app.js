@@ -11,7 +11,7 @@ const NS = "http://www.w3.org/2000/svg";
 const probe = {latency: [], drawn: 0, log: [], offsetNs: null, rtt: Infinity, replies: [], errors: []};
 window.__swivel = probe;
 
-let ws = null, nextId = 1, dirty = false, drag = null;
+let ws = null, nextId = 1, dirty = false, drag = null, romTyped = false;
 
 // ---- geometry: world azimuth (0 = home, counter-clockwise positive) to SVG, 0 up -----------------------
 function pt(deg, r) {
@@ -171,8 +171,8 @@ function showPolicy(p) {
   $("decision").textContent = `mode ${p.mode}; decision: ${p.decision || "-"}` +
     (p.notes.length ? "; notes: " + p.notes.join("; ") : "");
   if (MODE === "setup") {
-    if (document.activeElement !== $("rom-lo") && !drag) $("rom-lo").value = p.rom[0];
-    if (document.activeElement !== $("rom-hi") && !drag) $("rom-hi").value = p.rom[1];
+    // A number typed but not yet applied stays as typed: the policy republishes its state every second.
+    if (!romTyped && !drag) { $("rom-lo").value = p.rom[0]; $("rom-hi").value = p.rom[1]; }
     $("follow").checked = p.follow;
     $("away").checked = p.away;
     if (document.activeElement !== $("away-hours")) $("away-hours").value = p.away_hours || "";
@@ -336,11 +336,16 @@ function setupControls() {
       if (!drag) return;
       const [lo, hi] = drag.rom;
       drag = null;
+      romTyped = false;                                  // the handles chose the range: the boxes show it again
       cmd("set_rom", {min_deg: Math.min(lo, hi), max_deg: Math.max(lo, hi)});
       dirty = true;
     });
   }
-  $("rom-apply").onclick = () => cmd("set_rom", {min_deg: Number($("rom-lo").value), max_deg: Number($("rom-hi").value)});
+  for (const id of ["rom-lo", "rom-hi"]) $(id).addEventListener("input", () => { romTyped = true; });
+  $("rom-apply").onclick = () => {
+    romTyped = false;
+    cmd("set_rom", {min_deg: Number($("rom-lo").value), max_deg: Number($("rom-hi").value)});
+  };
   $("rom-start").onclick = () => cmd("rom_step", {step: "start"});
   $("rom-min").onclick = () => cmd("rom_step", {step: "min"});
   $("rom-max").onclick = () => cmd("rom_step", {step: "max"});
