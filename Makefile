@@ -15,19 +15,20 @@ firmware: setup
 run: setup firmware
 	$(PY) -m device run $(ARGS)
 
-# The firmware's host tests and its proofs are independent single-threaded jobs: two at a time.
+# Two streams (tools/test_streams.sh): the real-time tests in front; the firmware's host tests, its proofs and
+# the batch test modules beside them at idle priority, in the cores the real-time ones leave unused.
 test: setup firmware
-	@$(MAKE) --no-print-directory -j2 -O test-firmware proofs
-	@$(MAKE) --no-print-directory test-python
+	@bash tools/test_streams.sh $(PYTEST_ARGS)
 
 test-firmware:
 	@$(MAKE) --no-print-directory -C firmware_mcu host-test
 
 # Frama-C (EVA, WP) and spin over the firmware and the link (firmware_mcu/proofs/README.md); the z3
-# proofs are in tests/proofs. A broken proof fails here before the Python tests start.
+# proofs are in tests/proofs. A broken proof fails `make test` (its batch stream).
 proofs:
 	@$(MAKE) --no-print-directory -C firmware_mcu proofs
 
+# Every Python test in one stream, in order (`make test` splits them in two).
 test-python:
 	$(PYTEST) -q -ra --durations=30 $(PYTEST_ARGS)
 

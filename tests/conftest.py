@@ -52,3 +52,42 @@ def link(sim):
     assert ln.wait_telemetry(2.0) is not None, "no telemetry from the firmware"
     yield ln
     ln.close()
+
+
+# Modules with no real-time part (pure computation, files, command lines that run to completion): `make test`
+# runs them at idle priority beside the real-time ones (simulated rooms, the firmware in simavr, services
+# talking on the bus), which leave about a third of the two cores unused and must not be slowed.
+BATCH_MODULES = {
+    "config/test_config_errors.py", "deploy/test_example_config.py", "deploy/test_units.py",
+    "diagnose/test_compare.py", "diagnose/test_journal.py",
+    "firmware/test_host_units.py",
+    "health/test_gentle_policy.py", "health/test_rules.py",
+    "motor/test_protocol.py",
+    "policy/test_core_behaviour.py", "policy/test_core_rules.py", "policy/test_core_scenes.py",
+    "policy/test_files.py", "policy/test_properties.py", "policy/test_walking.py", "policy/test_web_principals.py",
+    "proofs/test_access_analyze.py", "proofs/test_envelope.py", "proofs/test_firmware_proofs.py",
+    "run/test_liveview_and_report.py",
+    "satellite/test_access_principal.py",
+    "speaker/test_cli.py", "speaker/test_dsp.py",
+    "ssl/test_ambiguity.py", "ssl/test_cli.py", "ssl/test_estimator.py", "ssl/test_geometry.py",
+    "ssl/test_lightbar.py", "ssl/test_scenes.py", "ssl/test_stream.py", "ssl/test_track.py",
+    "test_lint.py",
+    "vision/test_bench_smoke.py", "vision/test_camera_model.py", "vision/test_cli.py", "vision/test_detect.py",
+    "vision/test_privacy_frames.py", "vision/test_unfamiliar_faces.py",
+    "wake/test_cli_and_config.py", "wake/test_engine.py", "wake/test_listening_light.py",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "batch: no real-time part; `make test` runs it at idle priority alongside")
+
+
+def pytest_collection_modifyitems(config, items):
+    tests_dir = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            rel = Path(item.fspath).resolve().relative_to(tests_dir).as_posix()
+        except ValueError:
+            continue
+        if rel in BATCH_MODULES:
+            item.add_marker(pytest.mark.batch)
