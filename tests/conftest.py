@@ -60,7 +60,7 @@ def link(sim):
 BATCH_MODULES = {
     "config/test_config_errors.py", "deploy/test_example_config.py", "deploy/test_units.py",
     "diagnose/test_compare.py", "diagnose/test_journal.py",
-    "firmware/test_host_units.py",
+    "deploy/test_install.py", "firmware/test_host_units.py",
     "health/test_gentle_policy.py", "health/test_rules.py",
     "motor/test_protocol.py",
     "policy/test_core_behaviour.py", "policy/test_core_rules.py", "policy/test_core_scenes.py",

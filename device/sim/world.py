@@ -34,6 +34,7 @@ from .speech import synthesize
 
 WORLD_PERIOD_S = 1 / 30          # ground-truth rate (camera frames are rendered from it)
 AUDIO_BLOCK = 1024               # samples per sim.audio block (64 ms at 16 kHz)
+MAX_BLOCKS_PER_PASS = 2          # audio blocks rendered per pass of the main loop (see World.run)
 WAKE_ENGINE_DELAY_S = 0.15       # a real engine decides shortly after the utterance ends
 
 
@@ -213,7 +214,12 @@ class World:
                 self.voice.poll(self.t0_ns, next_block * AUDIO_BLOCK)
             # Audio: send each block once its last sample has "happened", like a sound card would.
             self.faults.tick(t)
-            while (next_block + 1) * block_s <= t and not self.faults.audio_held(next_block * block_s, t):
+            # A few blocks per pass at most: when rendering falls behind (a turning array on a loaded machine)
+            # the audio catches up over several passes while events and the world's state keep their times;
+            # one long catch-up could apply a switch's "on" and its "off" in the same pass, unseen.
+            budget = MAX_BLOCKS_PER_PASS
+            while budget and (next_block + 1) * block_s <= t and not self.faults.audio_held(next_block * block_s, t):
+                budget -= 1
                 t_block = next_block * block_s
                 samples = self.audio.render(t_block, AUDIO_BLOCK, heading)
                 if not self.mics_present:            # unplugged: the sound happens, nobody records it
