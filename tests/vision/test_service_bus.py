@@ -222,8 +222,16 @@ def test_opencv_camera_that_stops_is_blind_then_recovers(runtime_dir, vision_pro
     proc = vision_process(camera_backend="opencv", device=str(clip), active_fps=10.0, idle_fps=10.0,
                    camera_retry_s=1.0)
     sock = listen_everything(runtime_dir, ["vision"])
-    msgs = people_messages(run_world(runtime_dir, sock, 14.0, []))
-    reasons = [("seen" if m.people else "nobody") if not m.blind else m.blind_reason for m in msgs]
+
+    def reasons_of(msgs):
+        return [("seen" if m.people else "nobody") if not m.blind else m.blind_reason for m in msgs]
+
+    def seen_blind_seen(raw):
+        r = reasons_of(people_messages(raw))
+        blind = r.index("camera unavailable", r.index("seen")) if "seen" in r and "camera unavailable" in r[r.index("seen"):] else None
+        return blind is not None and "seen" in r[blind:]
+    msgs = people_messages(run_world(runtime_dir, sock, 20.0, [], until=seen_blind_seen, after_s=0.5))
+    reasons = reasons_of(msgs)
     assert "seen" in reasons, (reasons, proc.poll())
     first_seen = reasons.index("seen")
     blind_after = reasons.index("camera unavailable", first_seen)
