@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,11 +21,19 @@ from deploykit import SERVICES, SYSTEMD_DIR, swivel_executable  # noqa: E402
 WATCHDOG_USEC = 1_000_000            # the service must ping at least this often (it aims for half)
 
 
-@pytest.fixture
+@contextmanager
 def short_dir():
     # AF_UNIX paths are limited to 107 bytes: keep them short, in /tmp.
     with tempfile.TemporaryDirectory(prefix="swd-", dir="/tmp") as d:
         yield Path(d)
+
+
+def run_all_at_once(check) -> dict[str, Future]:
+    """check(service) for every service in its own thread, all started together as systemd starts the units at
+    boot: each run is mostly waiting (on imports, pings, shutdown), so one at a time would only add up the waits.
+    The futures are all done; a test's .result() re-raises what went wrong for its own service."""
+    with ThreadPoolExecutor(max_workers=len(SERVICES)) as pool:
+        return {service: pool.submit(check, service) for service in SERVICES}
 
 
 class FakeSystemd:
@@ -65,56 +75,77 @@ def _service_env(runtime_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_notify_ready_watchdog_stopping(service, short_dir):
-    runtime = short_dir / "run"
-    systemd = FakeSystemd(short_dir / "notify")
-    err = open(short_dir / "stderr.log", "w+")
-    # What the unit runs, minus --config: the built-in defaults are the simulated backends.
-    proc = subprocess.Popen([str(swivel_executable()), "service", service], stdout=subprocess.DEVNULL, stderr=err,
-                            env=_service_env(runtime, NOTIFY_SOCKET=str(systemd.path),
-                                             WATCHDOG_USEC=str(WATCHDOG_USEC)), cwd=short_dir)
-    try:
-        ready = systemd.wait_for("READY", 90, proc)
-        assert ready["READY"] == "1"
-        assert not any("WATCHDOG" in m for _, m in systemd.log[:-1]), "watchdog pings before READY"
-        # Pings keep coming, never further apart than WatchdogSec.
-        pings = [time.monotonic()]
-        end = pings[0] + 3.0
-        while time.monotonic() < end:
-            msg = systemd.receive(end - time.monotonic())
-            if msg and msg.get("WATCHDOG") == "1":
-                pings.append(time.monotonic())
-        gaps = [b - a for a, b in zip(pings, pings[1:])]
-        assert len(gaps) >= 4, f"only {len(gaps)} watchdog pings in 3 s"
-        assert max(gaps) < WATCHDOG_USEC / 1e6, gaps
-        assert proc.poll() is None
-        proc.send_signal(signal.SIGTERM)
-        systemd.wait_for("STOPPING", 15, proc)
-        assert proc.wait(timeout=15) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        systemd.close()
-        err.seek(0)
-        log = err.read()
-        err.close()
-    assert "Traceback" not in log, log
+def _notify_protocol(service: str) -> None:
+    """One service under its own fake systemd, in its own short dir: raises on the first thing that is wrong."""
+    with short_dir() as d:
+        runtime = d / "run"
+        systemd = FakeSystemd(d / "notify")
+        err = open(d / "stderr.log", "w+")
+        # What the unit runs, minus --config: the built-in defaults are the simulated backends.
+        proc = subprocess.Popen([str(swivel_executable()), "service", service], stdout=subprocess.DEVNULL,
+                                stderr=err, env=_service_env(runtime, NOTIFY_SOCKET=str(systemd.path),
+                                                             WATCHDOG_USEC=str(WATCHDOG_USEC)), cwd=d)
+        try:
+            ready = systemd.wait_for("READY", 90, proc)
+            assert ready["READY"] == "1"
+            assert not any("WATCHDOG" in m for _, m in systemd.log[:-1]), "watchdog pings before READY"
+            # Pings keep coming, never further apart than WatchdogSec.
+            pings = [time.monotonic()]
+            end = pings[0] + 3.0
+            while time.monotonic() < end:
+                msg = systemd.receive(end - time.monotonic())
+                if msg and msg.get("WATCHDOG") == "1":
+                    pings.append(time.monotonic())
+            gaps = [b - a for a, b in zip(pings, pings[1:])]
+            assert len(gaps) >= 4, f"only {len(gaps)} watchdog pings in 3 s"
+            assert max(gaps) < WATCHDOG_USEC / 1e6, gaps
+            assert proc.poll() is None
+            proc.send_signal(signal.SIGTERM)
+            systemd.wait_for("STOPPING", 15, proc)
+            assert proc.wait(timeout=15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            systemd.close()
+            err.seek(0)
+            log = err.read()
+            err.close()
+        assert "Traceback" not in log, log
+
+
+@pytest.fixture(scope="module")
+def notify_runs() -> dict[str, Future]:
+    return run_all_at_once(_notify_protocol)
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_unusable_runtime_dir_is_one_line_and_exit_2(service, short_dir):
+def test_notify_ready_watchdog_stopping(service, notify_runs):
+    notify_runs[service].result()
+
+
+def _run_with_unusable_runtime_dir(service: str) -> subprocess.CompletedProcess:
+    with short_dir() as d:
+        return subprocess.run([str(swivel_executable()), "--config", str(SYSTEMD_DIR / "swivel.toml.example"),
+                               "service", service], capture_output=True, text=True, timeout=120,
+                              env=_service_env(Path("/dev/null/swivel"), NOTIFY_SOCKET=str(d / "nobody-listens")),
+                              cwd=d)
+
+
+@pytest.fixture(scope="module")
+def unusable_runs() -> dict[str, Future]:
+    return run_all_at_once(_run_with_unusable_runtime_dir)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_unusable_runtime_dir_is_one_line_and_exit_2(service, unusable_runs):
     """/dev/null/swivel can never be made, even by root. With the example config of a real Pi: the config
     itself is accepted (the complaint is about the directory), and the service stops before any hardware."""
     bad = Path("/dev/null/swivel")
-    res = subprocess.run([str(swivel_executable()), "--config", str(SYSTEMD_DIR / "swivel.toml.example"),
-                          "service", service], capture_output=True, text=True, timeout=120,
-                         env=_service_env(bad, NOTIFY_SOCKET=str(short_dir / "nobody-listens")), cwd=short_dir)
+    res = unusable_runs[service].result()
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert lines == [f"swivel: runtime directory {bad} is not usable: Not a directory"], res.stderr
     # 2 is what the units list in RestartPreventExitStatus=: systemd will not loop on it.
     unit = (SYSTEMD_DIR / f"swivel-{service}.service").read_text()
     assert "RestartPreventExitStatus=2" in unit
-
