@@ -64,7 +64,7 @@ BATCH_MODULES = {
     "health/test_gentle_policy.py", "health/test_rules.py",
     "motor/test_protocol.py",
     "policy/test_core_behaviour.py", "policy/test_core_rules.py", "policy/test_core_scenes.py",
-    "policy/test_files.py", "policy/test_properties.py", "policy/test_walking.py", "policy/test_web_principals.py",
+    "policy/test_files.py", "policy/test_properties.py", "policy/test_walking.py",
     "proofs/test_access_analyze.py", "proofs/test_envelope.py", "proofs/test_firmware_proofs.py",
     "run/test_liveview_and_report.py",
     "satellite/test_access_principal.py",

@@ -67,12 +67,13 @@ def test_heading_drawn_follows_the_turn_within_200_ms(sim_run, paired_context):
     before = page.evaluate("() => window.__swivel.latency.length")
     rep = _call_until_ok(sim_run, MotionRequest(op="turn", angle_deg=-120.0))
     assert rep.ok, rep.error
-    lags, sampled = [], []
+    lags, received = [], {}
     deadline = time.monotonic() + 20.0                       # generous: the machine may be loaded
     try:
         while time.monotonic() < deadline and len(lags) < 25:
             # The newest motor.state waiting (older ones queued while we waited on the page are stale).
             fresh = [m for topic, m in sub.poll(100) if topic == "motor.state"]
+            received.update((str(m.t_ns), m.heading_deg) for m in fresh)
             if not fresh or not fresh[-1].moving:
                 continue
             m = fresh[-1]
@@ -80,16 +81,16 @@ def test_heading_drawn_follows_the_turn_within_200_ms(sim_run, paired_context):
             page.wait_for_function("(t) => BigInt(document.getElementById('needle').dataset.tns) >= BigInt(t)",
                                    arg=str(m.t_ns), timeout=2000, polling="raf")
             lags.append((time.monotonic_ns() - m.t_ns) / 1e6)
-            sampled.append(m)
     finally:
         sub.close()
     assert lags, "no moving motor.state seen drawn"          # the cross-check through Playwright (slow)
-    # Each sampled message the page drew (it draws the newest at each frame) was drawn at its own heading.
+    # Every message the page drew that this test also received was drawn at its own heading. (The page draws
+    # the newest at each frame: on a loaded machine it skips some, so not every one received is drawn.)
     drawn = dict(page.evaluate("() => window.__swivel.log"))
-    hits = [m for m in sampled if str(m.t_ns) in drawn]
-    assert hits, "none of the sampled motor.state messages was drawn"
-    for m in hits:
-        assert math.isclose(drawn[str(m.t_ns)], round(m.heading_deg, 2), abs_tol=0.01)
+    hits = [t for t in received if t in drawn]
+    assert len(hits) >= 5, f"only {len(hits)} of {len(received)} motor.state messages received were drawn"
+    for t in hits:
+        assert math.isclose(drawn[t], round(received[t], 2), abs_tol=0.01), (t, drawn[t], received[t])
     # Bus-to-draw lag as the page measures it (its clock synchronised to the bus's with the fastest of
     # several round trips); the round trips above through Playwright are slower than what they check.
     lat, rtt = page.evaluate("(n) => [window.__swivel.latency.slice(n), window.__swivel.rtt]", before)
