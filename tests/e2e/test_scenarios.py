@@ -36,7 +36,10 @@ def final_error(report, azimuth):
 
 
 # Known to fail, each with an open issue: the reason is printed by every run (-ra), nothing is hidden.
-KNOWN_FAILING: dict[str, str] = {}
+KNOWN_FAILING: dict[str, str] = {
+    "walk_out_of_view": "issue 11.4: about 1 run in 5 the walker's track splits in two as they leave (the new track waits in "
+                        "the holding zone to settle, walks out of the view, and is not looked for): the screen stays behind",
+}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_FAILING[n], strict=False))
