@@ -58,9 +58,9 @@ def link(sim):
 # runs them at idle priority beside the real-time ones (simulated rooms, the firmware in simavr, services
 # talking on the bus), which leave about a third of the two cores unused and must not be slowed.
 BATCH_MODULES = {
-    "config/test_config_errors.py", "deploy/test_example_config.py", "deploy/test_units.py",
+    "config/test_config_errors.py", "deploy/test_example_config.py", "deploy/test_install.py", "deploy/test_units.py",
     "diagnose/test_compare.py", "diagnose/test_journal.py",
-    "deploy/test_install.py", "firmware/test_host_units.py",
+    "firmware/test_host_units.py",
     "health/test_gentle_policy.py", "health/test_rules.py",
     "motor/test_protocol.py",
     "policy/test_core_behaviour.py", "policy/test_core_rules.py", "policy/test_core_scenes.py",

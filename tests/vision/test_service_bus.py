@@ -228,8 +228,10 @@ def test_opencv_camera_that_stops_is_blind_then_recovers(runtime_dir, vision_pro
 
     def seen_blind_seen(raw):
         r = reasons_of(people_messages(raw))
-        blind = r.index("camera unavailable", r.index("seen")) if "seen" in r and "camera unavailable" in r[r.index("seen"):] else None
-        return blind is not None and "seen" in r[blind:]
+        try:
+            return "seen" in r[r.index("camera unavailable", r.index("seen")):]
+        except ValueError:                                 # not seen yet, or not blind since
+            return False
     msgs = people_messages(run_world(runtime_dir, sock, 20.0, [], until=seen_blind_seen, after_s=0.5))
     reasons = reasons_of(msgs)
     assert "seen" in reasons, (reasons, proc.poll())
