@@ -3,6 +3,7 @@ toward where the sound went, and a person who leaves the view at its edge: the p
 from __future__ import annotations
 
 import pytest
+from msgspec.structs import replace
 
 from .conftest import S, CoreSim, Room, Someone, config
 from device.bus.schemas import DoaCandidate, DoaEstimate, DoaTrackPoint
@@ -206,3 +207,123 @@ def test_a_person_the_device_turned_away_from_is_not_chased_past_the_edge(sim):
     s.run(6.0)
     # nobody at 100: back to where the person stood, not past them
     assert [round(g.target_deg) for g in s.moves()] == [100, 0]
+
+
+class SplitRoom(EdgeRoom):
+    """A camera whose tracker loses a walker as they set off and finds them again as a new track: the old id
+    ends when they pass `split_deg` (world), nobody is reported for `gap_s`, then they come back as `new_id`
+    in profile (low engagement: nobody would pick them for facing the device)."""
+
+    def __init__(self, split_deg: float, gap_s: float = 0.6, new_id: int = 2, blur_turning: bool = False, **kw):
+        super().__init__(**kw)
+        self.split_deg, self.gap_s, self.new_id = split_deg, gap_s, new_id
+        self.blur_turning = blur_turning        # sees nobody while the table turns (motion blur)
+        self.split_ns: int | None = None
+
+    def people_msg(self, t_ns, noise=lambda: 0.0):
+        msg = super().people_msg(t_ns, noise)
+        walker = self.people.get(1)
+        if walker is None or msg.blind:
+            return msg
+        if self.blur_turning and self.moving:
+            return replace(msg, people=[])
+        if self.split_ns is None and walker.world_deg >= self.split_deg:
+            self.split_ns = t_ns
+        if self.split_ns is None:
+            return msg
+        others = [p for p in msg.people if p.track_id != 1]
+        if t_ns - self.split_ns < self.gap_s * S:
+            return replace(msg, people=others)
+        heir = [replace(p, track_id=self.new_id, engagement=0.2) for p in msg.people if p.track_id == 1]
+        return replace(msg, people=others + heir)
+
+
+def walk_out(s: CoreSim, a: float, b: float, seconds: float) -> set[str]:
+    """Person 1 walks from a to b (world) in `seconds`, at 20 steps a second; returns the decisions made."""
+    n = int(round(seconds / 0.05))
+    decisions = set()
+    for i in range(1, n + 1):
+        s.room.people[1].world_deg = a + (b - a) * i / n
+        s.step()
+        decisions.add(s.state.decision)
+    return decisions
+
+
+def test_a_followed_walker_whose_track_splits_as_they_leave_is_followed_out_of_the_view(sim):
+    # Faced at 80, they walk quickly out of the view to 140; vision loses track 1 as they set off and finds
+    # them again as track 2 (a new, unengaged track) near the view's edge. Track 2 is the same person: no
+    # stranger's holding-zone wait, their speed carries over the split, and when they leave the view the
+    # device looks on past the edge where they went.
+    s = CoreSim(config(""), room=SplitRoom(split_deg=85.0, hfov=66.0, heading=80.0))
+    s.room.people[1] = Someone(80.0, distance_m=1.8)
+    s.run(3.0)
+    assert not s.moves()
+    walk_out(s, 80.0, 140.0, 2.0)
+    s.run(8.0)
+    assert s.policy.fusion.target_track == 2
+    assert s.room.heading == pytest.approx(140.0, abs=10.0)
+    # the walk needs one move after them (re-aimed as they go), perhaps one more where they stop; no wandering
+    assert s.policy.moves <= 3
+    assert max(g.target_deg for g in s.moves()) <= 140.0 + 15.0
+
+
+def test_a_split_walker_who_vanishes_at_the_edge_is_looked_for_past_it(sim):
+    # The heir is seen only near the edge, then lost there as the device turns after them (blurred): the
+    # device must look on the way they were walking (the predecessor's last sighting gives their speed: the
+    # heir alone was not seen long enough to have one), not stop where it saw them.
+    s = CoreSim(config(""), room=SplitRoom(split_deg=82.0, gap_s=0.45, blur_turning=True, hfov=66.0, heading=80.0))
+    s.room.people[1] = Someone(80.0, distance_m=1.8)
+    s.run(3.0)
+    decisions = walk_out(s, 80.0, 150.0, 1.5)                               # 47 deg/s: out of the view at once
+    assert any("person 2 left the view at its edge" in d for d in decisions)
+    assert s.moves() and max(g.target_deg for g in s.moves()) >= 125.0       # looked on past the edge
+    s.run(8.0)
+    assert s.policy.fusion.target_track == 2
+    assert s.room.heading == pytest.approx(150.0, abs=10.0)
+    assert s.policy.moves <= 2                                               # after them, then facing them
+
+
+def test_a_new_track_is_no_heir_while_the_followed_person_is_seen_nor_out_of_a_walks_reach(sim):
+    s = sim()
+    s.room.people[1] = Someone(0.0)
+    s.run(2.0)
+    s.room.people[2] = Someone(15.0, engagement=0.2)        # someone else comes in beside them: a stranger
+    s.run(0.5)
+    assert s.policy.fusion.target_track == 1
+    # Person 1 leaves (gone from vision) and a new unengaged person appears far beyond where anyone could
+    # have walked in that time: not the followed person, and not a target (they are not engaged).
+    t = sim()
+    t.room.people[1] = Someone(0.0)
+    t.run(2.0)
+    del t.room.people[1]
+    t.run(0.1)
+    t.room.people[7] = Someone(-30.0, engagement=0.2)
+    t.run(4.0)
+    assert t.policy.fusion.target_track is None and not t.moves()
+
+
+def test_a_static_face_where_the_followed_person_vanished_is_never_their_heir(sim):
+    s = sim()
+    s.room.people[1] = Someone(0.0)
+    s.run(2.0)
+    del s.room.people[1]
+    s.room.people[5] = Someone(12.0, still_until_s=10_000.0)    # a poster's face: never living
+    s.run(4.0)
+    assert not s.moves() and s.policy.fusion.target_track is None
+
+
+def test_a_new_track_back_the_way_a_walker_came_is_not_their_heir(sim):
+    s = sim()
+    s.room.people[1] = Someone(0.0, distance_m=2.5)
+    s.run(2.0)
+    for _ in range(20):                                    # walks 15 degrees on in 1 s (still in the view)
+        s.room.people[1].world_deg += 0.75
+        s.step()
+    del s.room.people[1]                                   # gone; someone new turns up 25 degrees behind
+    s.run(0.5)
+    s.room.people[8] = Someone(-10.0, engagement=0.2)
+    heirs = set()
+    for _ in range(40):
+        s.step()
+        heirs.add(s.policy.fusion.target_track)
+    assert 8 not in heirs
