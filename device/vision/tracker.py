@@ -66,6 +66,16 @@ class Track:
         dt = min(max(t_ns - self.last_ns, 0) / 1e9, MAX_PREDICT_S)
         return wrap_deg(self.world_az_deg + self.rate_dps * dt)
 
+    def predicted_box(self, t_ns: int, px_per_deg: float) -> Optional[tuple]:
+        """The last box carried along with a walker's bearing to t_ns (left in the world is left in the
+        image): the mesh's crop must be where the face is now. At 5 fps a walker crossing at 30 deg/s
+        moves 50 px a frame, further than a face box is wide at 2 m, and a crop where they were loses them."""
+        if self.box is None:
+            return None
+        du = -wrap_deg(self.predicted_az(t_ns) - self.world_az_deg) * px_per_deg
+        x0, y0, x1, y1 = self.box
+        return (x0 + du, y0, x1 + du, y1)
+
     def static(self, t_ns: int, hold_ns: int) -> bool:
         """A face that has not shown a living head's micro-motion (sway, breathing, nodding) yet, or
         not for hold_ns: a poster or a photograph on a wall, until it moves. A living head shows it
@@ -156,6 +166,12 @@ class Tracker:
                      est.distance_m, est.engagement, est.confidence, est.source, list(est.landmarks),
                      box, heading_deg, hits=1, first_ns=t_ns, last_ns=t_ns,
                      confirmed=self.confirm_hits <= 1 and verified, verified=verified, agreements=agreements)
+
+    def followed_faces(self, t_ns: int, px_per_deg: float) -> list[tuple]:
+        """What the frame pipeline follows this frame: (predicted box, confidence, track id, verified) of
+        every face track with a box."""
+        return [(t.predicted_box(t_ns, px_per_deg), t.confidence, t.track_id, t.verified) for t in self.tracks
+                if t.box is not None and t.source == "face"]
 
     def is_static(self, track: Track, t_ns: int) -> bool:
         return track.static(t_ns, self.static_hold_ns)

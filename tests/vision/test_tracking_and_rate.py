@@ -116,6 +116,24 @@ def test_a_walker_at_30_deg_s_keeps_one_id_at_7_fps_and_is_not_taken_for_a_print
     assert not tr.is_static(track, t)                     # it walked, so it is alive
 
 
+def test_a_walkers_face_is_followed_where_they_walked_to_not_where_they_were():
+    """The mesh's crop for the next frame is the last box carried along with the walker's bearing: at
+    5 fps a walk of 30 deg/s is 6 degrees (about 50 px) a frame, more than a face box is wide at 2 m."""
+    px_per_deg = 8.6                                       # 640 px across 66 degrees, near the centre
+    tr = Tracker(confirm_hits=3)
+    frame_ns = 200 * MS
+    for i in range(15):
+        u = 320.0 - 30.0 * i * 0.2 * px_per_deg            # walking left: bearing up, image u down
+        tr.update(i * frame_ns, [(PersonEstimate(30.0 * i * 0.2, 10.0, 2.0, 0.9, 0.9, "face"),
+                                  (u - 20, 200, u + 20, 240))], 0.0)
+    (box, _score, track_id, _verified), = tr.followed_faces(15 * frame_ns, px_per_deg)
+    (track,) = tr.tracks
+    assert track_id == track.track_id
+    walker_now = 320.0 - 30.0 * 15 * 0.2 * px_per_deg      # where the face is in the frame being read
+    assert abs((box[0] + box[2]) / 2 - walker_now) < 15.0  # within the face box, not 50 px behind it
+    assert abs((track.box[0] + track.box[2]) / 2 - walker_now) > 40.0   # the last box alone would be
+
+
 def test_a_print_that_jitters_in_place_stays_static():
     tr = Tracker(confirm_hits=3)
     for i in range(60):
