@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from .camera_model import CameraModel
-from .detector import (Detector, Observation, Region, cascade_regions, iou, merge_body, scan_windows,
-                       window_around)
+from .detector import (Detector, Observation, Region, cascade_regions, iou, merge_body, same_face,
+                       scan_windows, window_around)
 
 # Scan windows per frame: the short-range model costs under half the full-range one. With 4 a cycle of
 # the schedule is 15 frames (about 1 s at 15 fps); with 3, 19, and tuning heads found within 1.3 s
@@ -133,7 +133,9 @@ class FramePipeline:
             moved = (box[0] + du, box[1], box[2] + du, box[3])
             if moved[2] < 0 or moved[0] > w:
                 continue
-            overlaps = [i for i, b in enumerate(boxes) if iou(moved, b[0]) >= 0.2]
+            # A box found this frame is this face if it overlaps it or one's centre lies in the other
+            # (a scan window that held part of a near face boxed its eyes or chin: not a second face).
+            overlaps = [i for i, b in enumerate(boxes) if iou(moved, b[0]) >= 0.2 or same_face(moved, b[0])]
             i = overlaps[0] if overlaps else len(boxes)
             if overlaps:
                 keys.setdefault(i, key)
