@@ -40,7 +40,7 @@ def detect_people(image_bgr, hfov_deg: float, detector=None) -> list:
     import cv2
     import numpy as np
     from .camera_model import CameraModel
-    from .detector import Detector, still_regions
+    from .detector import Detector, cascade_regions, zoom_regions
     from .people import estimate
     h, w = image_bgr.shape[:2]
     model = CameraModel.from_hfov(w, h, hfov_deg)
@@ -48,7 +48,7 @@ def detect_people(image_bgr, hfov_deg: float, detector=None) -> list:
     detector = Detector() if own else detector
     try:
         rgb = np.ascontiguousarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
-        observations = detector.observe(rgb, still_regions(w, h), with_pose=True)
+        observations = detector.observe(rgb, zoom_regions(w, h) + cascade_regions(w, h), with_pose=True)
         rgb.fill(0)
     finally:
         if own:

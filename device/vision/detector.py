@@ -1,4 +1,4 @@
-"""mediapipe on one frame: face detection (full frame and a scan of windows), face mesh per face, scheduled pose."""
+"""mediapipe on one frame: face detection (full frame and zoom tiles), face mesh per face, scheduled pose."""
 from __future__ import annotations
 
 import math
@@ -19,37 +19,24 @@ from . import geometry as g
 MESH_CROP_PX = 192          # face crops are resized to this square before the mesh runs
 MESH_CROP_SCALE = 2.0       # crop side relative to the detection box's larger side
 MAX_FOLLOWED_MESHES = 4     # tracking-mode meshes kept for followed faces
-# The face-presence score the mesh's landmark model must give a face: to confirm one (a fresh fit) and
-# to keep following one (a tracking-mode mesh drops its landmarks below it). At 0.5 the short-range
-# detector's finds brought phantoms: a cup of coffee and a cat's face followed (2 in 50 empty tuning
-# scenes), the mission patch on the astronaut's suit confirmed; at 0.7 and above none, and real faces
-# still pass (74 % of the tuning heads' boxes in one still frame against 79 % at 0.5).
-PLAUSIBLE_PRESENCE = 0.9
+PLAUSIBLE_PRESENCE = 0.5   # the mesh's face-presence score a face needs to be confirmed
 CASCADE_FILE = "haarcascade_frontalface_alt2.xml"   # 20x20 windows: faces down to 20 px (the default's are 24)
 CASCADE_MIN_PX = 20         # smallest face the Haar cascade looks for (about 3.5 m at 640x480, 66 deg)
 CASCADE_MAX_PX = 140        # larger faces are the full-frame detector's, which never misses them
 CASCADE_NEIGHBOURS = 3      # overlapping hits a cascade box needs
 CASCADE_SCORE = 0.6         # the cascade gives no score: what its boxes count as until verified
 AGREE_CROP_PX = 96          # the second detector's zoomed crop around a face box (face about 48 px)
-# The short-range detector finds a face best when the face spans a quarter to two fifths of its window:
-# on the tuning heads 95 % at those zooms, 74 % at a sixth, 28 % at an eighth (the full-range model, on
-# the same windows, 69-79 %). Two window sizes cover faces from 0.5 to 3 m at 640x480 and 66 deg.
-SCAN_SIDES_640 = (256, 128)             # window sides at 640 px wide: faces ~50-100 px, ~26-64 px
-SCAN_ROWS = ((0.25, 0.55), (0.2, 0.62))  # the band of window centres (fractions of the height)
-AGAIN_ZOOM = 3.0            # the window around a face looked for again is this many times its box
 
 
 @dataclass
 class Region:
-    """A part of the frame a face detector looks at (a window zooms far faces big enough)."""
+    """A part of the frame the face detector looks at (zoom tiles make far faces big enough)."""
     name: str
     x0: int
     y0: int
     x1: int
     y1: int
-    # "face": mediapipe's full-range detector; "short": its short-range one (on a scan window);
-    # "cascade": OpenCV's Haar cascade
-    kind: str = "face"
+    kind: str = "face"          # "face": mediapipe's full-range detector; "cascade": OpenCV's Haar cascade
 
 
 @dataclass
@@ -76,51 +63,22 @@ class Observation:
     shape_px: Optional[tuple[float, float, float]] = None
 
 
-def still_regions(width: int, height: int) -> list[Region]:
-    """Everything a single still image is searched with: the full frame, every scan window, the cascade."""
-    return [Region("full", 0, 0, width, height)] + scan_windows(width, height) + cascade_regions(width, height)
+def zoom_regions(width: int, height: int) -> list[Region]:
+    """The full frame, then three half-size tiles along the band where far faces appear.
 
-
-def _steps(lo: int, hi: int, stride: int) -> list[int]:
-    """lo, lo + stride, ... up to hi, and hi itself unless the last step lies close to it."""
-    out = list(range(lo, max(lo, hi) + 1, max(1, stride)))
-    if hi - out[-1] > stride // 4:
-        out.append(hi)
-    return out
-
-
-def scan_windows(width: int, height: int) -> list[Region]:
-    """Square windows for the short-range detector, two sizes, overlapping by half (a face is never
-    more than a quarter of a window off its centre in some window), ordered so that the first quarter
-    of them tiles the frame without overlap: a face is most likely found early in a scan.
-
-    The small windows only cover the band where a far person's eyes appear (about +16..-8 degrees)."""
-    windows = []
-    for n, (side_640, (top, bottom)) in enumerate(zip(SCAN_SIDES_640, SCAN_ROWS)):
-        side = min(max(32, round(side_640 * width / 640)), width, height)
-        stride = side // 2
-        xs = _steps(0, width - side, stride)
-        ys = _steps(min(max(0, int(top * height) - side // 2), height - side),
-                    min(max(0, int(bottom * height) - side // 2), height - side), stride)
-        for ix, x in enumerate(xs):
-            for iy, y in enumerate(ys):
-                phase = (ix % 2) + 2 * (iy % 2)
-                windows.append(((phase, n, iy, ix), Region(f"scan{side}", x, y, x + side, y + side, "short")))
-    return [r for _, r in sorted(windows, key=lambda w: w[0])]
-
-
-def window_around(width: int, height: int, box, zoom: float, min_side: int = 32) -> Optional[Region]:
-    """A square short-range window `zoom` times a box's larger side, centred on it, kept in the frame."""
-    side = int(min(max(zoom * max(box[2] - box[0], box[3] - box[1]), min_side), width, height))
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    x0 = int(min(max(cx - side / 2, 0), width - side))
-    y0 = int(min(max(cy - side / 2, 0), height - side))
-    return Region("around", x0, y0, x0 + side, y0 + side, "short") if side >= 16 else None
+    A far person's eyes sit within about +20..-10 degrees of the horizon, so the tiles cover rows
+    h/10..7h/10; adjacent tiles overlap by half so any face narrower than w/4 lies wholly in one.
+    The detector letterboxes its input to a square, so a 320x288 tile zooms as much as 320x240.
+    """
+    tw, th = width // 2, (height * 3) // 5
+    y0 = height // 10
+    tiles = [Region(f"tile{i}", x, y0, x + tw, y0 + th) for i, x in enumerate((0, width // 4, width // 2))]
+    return [Region("full", 0, 0, width, height)] + tiles
 
 
 def cascade_regions(width: int, height: int) -> list[Region]:
     """Two overlapping halves of the upper three quarters of the frame, for the Haar cascade: where
-    faces too small for the full frame stand (eyes above the floor)."""
+    faces too near for the zoom tiles and too small for the full frame stand (eyes above the floor)."""
     half, overlap = width // 2, width // 10
     bottom = (height * 3) // 4
     return [Region("cascade0", 0, 0, half + overlap, bottom, "cascade"),
@@ -141,29 +99,13 @@ def contains_centre(a, b) -> bool:
     return a[0] <= cx <= a[2] and a[1] <= cy <= a[3]
 
 
-def same_face(a, b) -> bool:
-    """Two boxes of one face: they overlap, or one's centre lies within the larger box's side of the
-    other's (a window that holds only part of a near face boxes its eyes or its chin)."""
-    if iou(a, b) >= 0.3 or contains_centre(a, b) or contains_centre(b, a):
-        return True
-    side = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1])
-    return math.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2) < 0.9 * side
-
-
-def _area(box) -> float:
-    return (box[2] - box[0]) * (box[3] - box[1])
-
-
 def suppress_duplicates(boxes: list[tuple[tuple, float, object]]) -> list[tuple[tuple, float, object]]:
-    """One box per face: the best-scoring of boxes of the same face, unless another is more than
-    twice its area (the whole face, where the best-scoring one is a part of it)."""
+    """Keep the best-scoring of boxes that overlap (the same face seen in the full frame and a tile)."""
     kept: list[tuple[tuple, float, object]] = []
     for item in sorted(boxes, key=lambda b: -b[1]):
-        same = [i for i, k in enumerate(kept) if same_face(item[0], k[0])]
-        if not same:
+        if all(iou(item[0], k[0]) < 0.3 and not contains_centre(k[0], item[0])
+               and not contains_centre(item[0], k[0]) for k in kept):
             kept.append(item)
-        elif _area(item[0]) > 2.0 * _area(kept[same[0]][0]):
-            kept[same[0]] = item
     return kept
 
 
@@ -173,12 +115,8 @@ class Detector:
     def __init__(self, min_face_score: float = 0.6, with_pose: bool = True):
         import mediapipe as mp
         sol = mp.solutions
-        # model_selection=1 is the full-range model (faces to ~5 m with a body round them).
+        # model_selection=1 is the full-range model (faces to ~5 m); it costs the same on a tile.
         self.face = sol.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_face_score)
-        # model_selection=0, the short-range model (128x128 input, under half the full-range model's
-        # cost): on a window a few times a face's size it finds heads without bodies, dim, dark or partly
-        # cropped, that the full-range model misses on the whole frame (see scan_windows).
-        self.short = sol.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_face_score)
         # Static mode on a crop around one face: the mesh graph's own short-range face detector
         # (the model for faces filling much of the image) re-finds the face in the crop first.
         self.mesh = sol.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False,
@@ -198,7 +136,7 @@ class Detector:
         self.cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, CASCADE_FILE))
         if self.cascade.empty():
             raise RuntimeError(f"OpenCV's frontal face cascade {CASCADE_FILE} is missing from cv2.data.haarcascades")
-        # Contrast equalized per region before the cascade: a dim or washed-out face keeps the light and
+        # Contrast equalized per tile before the cascade: a dim or washed-out face keeps the light and
         # dark bands (brows, eyes, nose bridge) its features compare.
         self.clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
         self.clahe_crop = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
@@ -207,15 +145,14 @@ class Detector:
         self._agree_gray = np.zeros((AGREE_CROP_PX, AGREE_CROP_PX), np.uint8)
         self.min_face_score = min_face_score
         self._crop = np.zeros((MESH_CROP_PX, MESH_CROP_PX, 3), np.uint8)   # reused, scrubbed after use
-        self._blank = np.zeros((MESH_CROP_PX, MESH_CROP_PX, 3), np.uint8)  # never written
         # Faces followed from frame to frame get a mesh in tracking mode: it starts from the last
         # frame's landmarks instead of re-detecting the face in the crop (about 40 % cheaper).
         # Built now (a graph takes ~50 ms to start), handed to followed faces least recently used
-        # first; one handed on from a face that left is reset first (see _mesh_for).
+        # first; one inherited from a face that left starts from stale landmarks, fails its presence
+        # check and finds the new face in the crop by itself.
         self._followers: "OrderedDict[object, object]" = OrderedDict(
             ((None, i), sol.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=False,
-                                               min_detection_confidence=0.3,
-                                               min_tracking_confidence=PLAUSIBLE_PRESENCE))
+                                               min_detection_confidence=0.3, min_tracking_confidence=0.5))
             for i in range(MAX_FOLLOWED_MESHES))
 
     def warm_up(self) -> None:
@@ -223,7 +160,6 @@ class Detector:
         start-up chatter) on the first frame, so do it while the caller silences stderr."""
         blank = np.zeros((128, 128, 3), np.uint8)
         self.face.process(blank)
-        self.short.process(blank)
         self.checker.process(self._crop)
         self.mesh.process(self._crop)
         for mesh in self._followers.values():
@@ -232,7 +168,7 @@ class Detector:
             self.pose.process(blank)
 
     def close(self) -> None:
-        for m in (self.face, self.short, self.checker, self.mesh, self.pose, *self._followers.values()):
+        for m in (self.face, self.checker, self.mesh, self.pose, *self._followers.values()):
             if m is not None:
                 m.close()
         self._followers.clear()
@@ -243,10 +179,6 @@ class Detector:
             return self.mesh
         if key not in self._followers:
             _, mesh = self._followers.popitem(last=False)
-            # Forget the face it followed before: in tracking mode it would fit its landmarks straight
-            # into the new crop, skipping its detector, and its presence check alone passes a cup or a
-            # cat's face there. Shown nothing once, it detects afresh on the next crop.
-            mesh.process(self._blank)
             self._followers[key] = mesh
         self._followers.move_to_end(key)
         return self._followers[key]
@@ -258,12 +190,10 @@ class Detector:
         for r in regions:
             view = rgb if (r.x0, r.y0, r.x1, r.y1) == (0, 0, rgb.shape[1], rgb.shape[0]) \
                 else np.ascontiguousarray(rgb[r.y0:r.y1, r.x0:r.x1])
-            result = (self.short if r.kind == "short" else self.face).process(view)
+            result = self.face.process(view)
             rw, rh = r.x1 - r.x0, r.y1 - r.y0
             for det in result.detections or ():
                 bb = det.location_data.relative_bounding_box
-                if r.kind == "short" and max(bb.width, bb.height) > 0.7:
-                    continue        # a face bigger than its window: a part of a near face, not a whole one
                 box = (r.x0 + bb.xmin * rw, r.y0 + bb.ymin * rh,
                        r.x0 + (bb.xmin + bb.width) * rw, r.y0 + (bb.ymin + bb.height) * rh)
                 kps = [(r.x0 + k.x * rw, r.y0 + k.y * rh) for k in det.location_data.relative_keypoints]
@@ -311,12 +241,14 @@ class Detector:
                    for x, y, w, h in found)
 
     def detector_agrees(self, rgb: np.ndarray, box) -> Optional[tuple[tuple, float, list]]:
-        """mediapipe's short-range detector on a window three times a box's size: the face it finds
-        there overlapping the box (box, score, keypoints), or None. At that zoom it finds nineteen in
-        twenty of the tuning heads (the full-range model about two in three)."""
+        """The full-range detector on a window three times a box's size: the face it finds there
+        overlapping the box (box, score, keypoints), or None."""
         h, w = rgb.shape[:2]
-        window = window_around(w, h, box, AGAIN_ZOOM)
-        if window is None:
+        side = 3.0 * max(box[2] - box[0], box[3] - box[1], 32.0)
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        window = Region("window", max(0, int(cx - side / 2)), max(0, int(cy - side / 2)),
+                        min(w, int(cx + side / 2)), min(h, int(cy + side / 2)))
+        if window.x1 - window.x0 < 16 or window.y1 - window.y0 < 16:
             return None
         found = [f for f in self.find_faces(rgb, [window]) if iou(f[0], box) > 0.2]
         return max(found, key=lambda f: iou(f[0], box)) if found else None
@@ -330,19 +262,7 @@ class Detector:
         m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
         cv2.warpAffine(rgb, m, (MESH_CROP_PX, MESH_CROP_PX), dst=self._crop, flags=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        self._stretch_crop()
         return x0, y0, side
-
-    def _stretch_crop(self) -> None:
-        """Spread the face's own brightness range over the crop's: a dark skin in dim light spans a few
-        dozen grey levels, too little contrast for the mesh to place eyes and lips (a camera's
-        auto-exposure does this for the whole frame, but not for one face among bright walls)."""
-        q = MESH_CROP_PX // 4
-        centre = self._crop[q:3 * q, q:3 * q]          # the face box itself (the crop is twice its size)
-        lo, hi = float(centre.min()), float(np.percentile(centre, 98))
-        if hi - lo < 160.0:
-            gain = 255.0 / max(hi - lo, 16.0)
-            cv2.convertScaleAbs(self._crop, dst=self._crop, alpha=gain, beta=-lo * gain)
 
     def plausible(self, rgb: np.ndarray, box) -> bool:
         """Does the mesh, with its face-presence check, find a face at this box (one still image)?"""
@@ -459,7 +379,7 @@ class Detector:
     def observe(self, rgb: np.ndarray, regions: Iterable[Region], with_pose: bool = False) -> list[Observation]:
         """Everything found in the given regions (and by the pose model when asked) in one frame."""
         regions = list(regions)
-        found = self.find_faces(rgb, [r for r in regions if r.kind != "cascade"])
+        found = self.find_faces(rgb, [r for r in regions if r.kind == "face"])
         for r in regions:
             if r.kind != "cascade":
                 continue
@@ -490,12 +410,10 @@ def merge_body(body: Observation, faces: list[Observation]) -> None:
     with that body under it is verified by a model that shares nothing with the face detectors (a face the
     mesh cannot fit: blurred, turned, a mug before the mouth); a body under no face is a person of its own."""
     heads = [f for f in faces if same_head(body, f)]
-    if heads:
-        # One body has one head: the face nearest its head (a badge on the chest near it is not one).
-        f = min(heads, key=lambda f: math.hypot(body.head_u - f.head_u, body.head_v - f.head_v))
+    for f in heads:
         f.verified = True
         f.found_by = f.found_by | {"pose"}
-    else:
+    if not heads:
         body.verified = True
         faces.append(body)
 

@@ -9,34 +9,24 @@ import cv2
 import numpy as np
 
 from .camera_model import CameraModel
-from .detector import (Detector, Observation, Region, cascade_regions, iou, merge_body, same_face,
-                       scan_windows, window_around)
-
-# Scan windows per frame: the short-range model costs under half the full-range one. With 4 a cycle of
-# the schedule is 15 frames (about 1 s at 15 fps); with 3, 19, and tuning heads found within 1.3 s
-# went from 91 % to 86 % (up to 2 m).
-WINDOWS_PER_TURN = 4
-LOST_ZOOM = 4.0          # a lost face is looked for in a window this many times its box
+from .detector import Detector, Observation, Region, cascade_regions, iou, merge_body, zoom_regions
 from .people import PersonEstimate, estimate
 
 
 class FramePipeline:
     """One BGR frame in, observations out; every pixel buffer is overwritten before `process` returns.
 
-    Detection runs one turn per frame, from a schedule: mediapipe's full-range detector on the full
-    frame (twice a cycle: people with a body round them, at any distance), OpenCV's Haar cascade on
-    each half of the frame (once each: a second, independent detector), and in between a scan of
-    windows by the short-range detector, `WINDOWS_PER_TURN` at a time (`scan_windows`): at the zoom
-    of a window a few times a face's size it finds heads the full frame hides (far, dim, dark, partly
-    cropped, without a body). A face followed from frame to frame gets a tracking-mode mesh, whose
-    face-presence check is one second opinion a track can get before it becomes a person (it refuses
-    coins, discs and phantoms); a face the mesh does not verify is shown to the face detector that did
-    not find it (`_second_opinion`), and the pose model's body under a face verifies it too. Faces
-    already tracked are followed by running the mesh on their predicted box, so a far face found once
-    stays seen on every frame, and a face the mesh loses is looked for again in a window around it in
-    place of the next scan turn. Like mediapipe's own face pipelines, detection is only needed to find
-    newcomers: while every followed face was found again, it runs on every other frame. The pose model
-    runs every `pose_every` frames, in place of that frame's face detection.
+    The face detector runs on one region at a time, from a schedule of ten: the full frame twice, each
+    of the three zoom tiles twice, and OpenCV's Haar cascade once on each half of the frame: a second,
+    independent detector for faces BlazeFace misses. A face followed from frame to frame gets a
+    tracking-mode mesh, whose face-presence check is one second opinion a track can get before it
+    becomes a person (it refuses coins, discs and phantoms); a face the mesh does not verify is shown to
+    the face detector that did not find it (`_second_opinion`), and the pose model's body under a face
+    verifies it too. Faces already tracked are followed by running the mesh on their
+    predicted box, so a far face found once by a zoom tile stays seen on every frame. Like
+    mediapipe's own face pipelines, detection is only needed to find newcomers: while every
+    followed face was found again, it runs on every other frame. The pose model runs every
+    `pose_every` frames, in place of that frame's face detection.
     """
 
     def __init__(self, detector: Detector, model: CameraModel, pose_every: int = 8):
@@ -49,30 +39,28 @@ class FramePipeline:
 
     def _configure(self, model: CameraModel) -> None:
         self.model = model
-        w, h = model.width, model.height
-        self.full = Region("full", 0, 0, w, h)
-        cascades = cascade_regions(w, h)
-        scan = scan_windows(w, h)
-        turns = [scan[i:i + WINDOWS_PER_TURN] for i in range(0, len(scan), WINDOWS_PER_TURN)]
-        half = (len(turns) + 1) // 2
-        self.schedule: list[list[Region]] = [[self.full], *turns[:half], [cascades[0]],
-                                             [self.full], *turns[half:], [cascades[1]]]
-        self._rgb = np.zeros((h, w, 3), np.uint8)
-        self._lost: list[tuple] = []     # boxes of followed faces the mesh lost
+        full, *tiles = zoom_regions(model.width, model.height)
+        self.full, self.tiles = full, tiles
+        cascades = cascade_regions(model.width, model.height)
+        # Heads without a body around them, small, dim or partly cropped, are found far more often in
+        # a zoom tile or by the cascade than on the full frame (a full-frame face is big enough to be
+        # found on either of its two turns), so the tiles get three turns in five.
+        self.schedule: list[Region] = [r for cascade in cascades for r in (full, *tiles, cascade)]
+        self._rgb = np.zeros((model.height, model.width, 3), np.uint8)
+        self._lost: list[tuple[float, float]] = []     # centres of followed faces the mesh lost
 
-    def turn_for_this_frame(self) -> list[Region]:
-        """The next turn of the schedule; a scan turn gives way to windows around faces the mesh just
-        lost, at the zoom that suits each one's size (a far face in blur or dim light is found again)."""
-        turn = self.schedule[self.detect_index % len(self.schedule)]
-        if turn[0].kind != "short" or not self._lost:
-            return turn
-        windows = [window_around(self.model.width, self.model.height, box, LOST_ZOOM)
-                   for box in self._lost[:WINDOWS_PER_TURN]]
-        return [r for r in windows if r is not None] or turn
+    def region_for_this_frame(self) -> Region:
+        """Full frame on even detections; on odd ones the zoom tile of a face the mesh just lost, if
+        any, else the next tile in turn (a far face in blur or dim light is found again quickly)."""
+        region = self.schedule[self.detect_index % len(self.schedule)]
+        if region is self.full or region.kind == "cascade" or not self._lost:
+            return region
+        u, v = self._lost[(self.detect_index // 2) % len(self._lost)]
+        return min(self.tiles, key=lambda t: abs((t.x0 + t.x1) / 2 - u) + abs((t.y0 + t.y1) / 2 - v))
 
     def _find_again(self, rgb: np.ndarray, box, verified: bool) -> Optional[Observation]:
         """A followed face the mesh could not fit (turned far, half hidden): look for it with the
-        short-range detector in a window three times its size around where it was."""
+        full-range detector in a window three times its size around where it was."""
         found = self.detector.detector_agrees(rgb, box)
         if found is None:
             return None
@@ -85,8 +73,8 @@ class FramePipeline:
 
     def _second_opinion(self, rgb: np.ndarray, obs: Observation, fresh_cascade: bool) -> None:
         """A face the mesh has not verified: ask the detector that did not find it. The cascade runs on a
-        zoomed crop around every such face (a fraction of a millisecond); mediapipe's detector only on
-        a window around a face the cascade has just found."""
+        zoomed crop around every such face (a fraction of a millisecond); the full-range detector only
+        on a window around a face the cascade has just found."""
         by = set(obs.found_by)
         if "face" in by and "cascade" not in by and self.detector.cascade_agrees(rgb, obs.box):
             by.add("cascade")
@@ -115,11 +103,11 @@ class FramePipeline:
         all_found = bool(followed) and not self._lost and self.frame_index % 2 == 1
         found = []
         if not (pose_now or all_found):
-            turn = self.turn_for_this_frame()
-            if turn[0].kind == "cascade":
-                found = self.detector.find_faces_cascade(rgb, turn[0])
+            region = self.region_for_this_frame()
+            if region.kind == "cascade":
+                found = self.detector.find_faces_cascade(rgb, region)
             else:
-                found = self.detector.find_faces(rgb, turn)
+                found = self.detector.find_faces(rgb, [region])
             self.detect_index += 1
         t2, c2 = time.perf_counter(), time.process_time()
         boxes: list[tuple[tuple, float, Optional[list]]] = list(found)
@@ -133,9 +121,7 @@ class FramePipeline:
             moved = (box[0] + du, box[1], box[2] + du, box[3])
             if moved[2] < 0 or moved[0] > w:
                 continue
-            # A box found this frame is this face if it overlaps it or one's centre lies in the other
-            # (a scan window that held part of a near face boxed its eyes or chin: not a second face).
-            overlaps = [i for i, b in enumerate(boxes) if iou(moved, b[0]) >= 0.2 or same_face(moved, b[0])]
+            overlaps = [i for i, b in enumerate(boxes) if iou(moved, b[0]) >= 0.2]
             i = overlaps[0] if overlaps else len(boxes)
             if overlaps:
                 keys.setdefault(i, key)
@@ -165,7 +151,7 @@ class FramePipeline:
                     self._second_opinion(rgb, obs, fresh_cascade=by == {"cascade"})
                 observations.append(obs)
             else:
-                self._lost.append(box)
+                self._lost.append(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
         t3, c3 = time.perf_counter(), time.process_time()
         if pose_now:
             body = self.detector.find_pose(rgb)

@@ -27,6 +27,7 @@ RATE_GAIN = 0.35               # alpha-beta filter: how much of a bearing surpri
 MAX_RATE_DPS = 120.0           # nobody walks round the device faster than this (world degrees per second)
 MAX_PREDICT_S = 0.6            # coast a prediction at most this long (past it, the speed is a guess)
 WALKED_DEG = 4.0               # a face this far (world frame) from where it stood still is a walker, not a print
+WALKING_DPS = 6.0              # a track's box is carried along with its bearing only faster than this
 AGREE_FRAMES = 2               # frames in which both face detectors found the face verify it
 
 
@@ -70,8 +71,8 @@ class Track:
         """The last box carried along with a walker's bearing to t_ns (left in the world is left in the
         image): the mesh's crop must be where the face is now. At 5 fps a walker crossing at 30 deg/s
         moves 50 px a frame, further than a face box is wide at 2 m, and a crop where they were loses them."""
-        if self.box is None:
-            return None
+        if self.box is None or abs(self.rate_dps) < WALKING_DPS:
+            return self.box               # standing (its bearing's jitter is no walk)
         du = -wrap_deg(self.predicted_az(t_ns) - self.world_az_deg) * px_per_deg
         x0, y0, x1, y1 = self.box
         return (x0 + du, y0, x1 + du, y1)

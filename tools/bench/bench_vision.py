@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from device.sim.camera_render import CAMERA_HEIGHT_M, EYE_BELOW_TOP, render_frame   # noqa: E402
 from device.vision.camera_model import CameraModel, wrap_deg                          # noqa: E402
-from device.vision.detector import Detector, still_regions                           # noqa: E402
+from device.vision.detector import Detector, cascade_regions, zoom_regions            # noqa: E402
 from device.vision.people import estimate                                             # noqa: E402
 from device.vision.pipeline import FramePipeline                                      # noqa: E402
 from device.vision.quiet import native_stderr_silenced                                # noqa: E402
@@ -304,7 +304,7 @@ def as_estimates(tracks, heading):
 def still_people(detector, model, frame):
     """What `swivel vision detect` reports: every region, the cascade, pose; verified only."""
     rgb = np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    obs = detector.observe(rgb, still_regions(W, H), with_pose=True)
+    obs = detector.observe(rgb, zoom_regions(W, H) + cascade_regions(W, H), with_pose=True)
     rgb.fill(0)
     return [estimate(o, model) for o in obs if o.verified]
 
@@ -476,18 +476,16 @@ def main(argv=None) -> int:
     lines = ["## Vision (mediapipe 0.10.18 and OpenCV's Haar cascade, 640x480, 66 deg hfov)\n"]
     lines.append(f"Command: `{cmd}` ({len(tune_scenes)} tuning scenes, {len(rep_scenes)} report scenes, "
                  f"{len(rigid)} poster sequences of {SEQ_FRAMES} frames; {elapsed:.0f} s).\n")
-    lines.append("What runs: per frame the service's pipeline (one detection turn from a schedule of 15: "
-                 "mediapipe's full-range face detector on the full frame twice, OpenCV's frontal Haar cascade "
-                 "(alt2, contrast-equalized) once on each half of the frame, and in between a scan of 44 square "
-                 "windows (256 and 128 px, overlapping by half) by mediapipe's short-range face detector, four a "
-                 "turn; face mesh on every face found or followed, on a crop whose brightness range is stretched; "
-                 "pose every 8th frame). A track becomes a person only after independent evidence agreed at least "
-                 "once: the mesh's face-presence check (at least 0.9), or both kinds of face detector on it in the "
-                 "same frame in two frames (the cascade on a zoomed crop around a face mediapipe found, or the "
-                 "short-range detector on a window around a face the cascade found), or the pose model's body under "
-                 "it (its own neck check). A face whose head shows no micro-motion (block medians of the mesh's "
-                 "centroid, or of the eye keypoints, over 4 s, while the device stands still) is published `static` "
-                 "and the policy does not turn to it.\n")
+    lines.append("What runs: per frame the service's pipeline (one detector region by turns from a schedule of ten: "
+                 "mediapipe's full-range face detector on the full frame twice and on each of three zoom tiles twice, "
+                 "OpenCV's frontal Haar cascade (alt2, contrast-equalized) once on each half of the frame; face mesh "
+                 "on every face found or followed; pose every 8th frame). A track becomes a person only after "
+                 "independent evidence agreed at least once: the tracking-mode mesh's face-presence check (at least "
+                 "0.5), or both face detectors on it in the same frame in two frames (the cascade on a zoomed crop "
+                 "around a face the full-range detector found, or that detector on a window around a face the "
+                 "cascade found), or the pose model's body under it (its own neck check). A face whose head shows "
+                 "no micro-motion (block medians of the mesh's centroid, or of the eye keypoints, over 4 s, while "
+                 "the device stands still) is published `static` and the policy does not turn to it.\n")
     lines.append("*still* = one frame, every region, the cascade and pose, verified faces only (`swivel vision "
                  f"detect`); *service* = the pipeline and tracker over {STREAM_FRAMES} frames at {FPS:g} fps of "
                  "scene time (living heads sway and breathe), what the service publishes at the end: confirmed and "
@@ -569,7 +567,7 @@ def main(argv=None) -> int:
     lines.append("| stage | wall median | wall mean | wall p95 | CPU median | CPU p95 | median / reference |")
     lines.append("| --- | --- | --- | --- | --- | --- | --- |")
     labels = {"convert": "BGR to RGB (then the frame is zeroed)",
-              "detect": "detection (one turn: full frame, four scan windows or the cascade)",
+              "detect": "detection (one region: face detector or cascade)",
               "mesh": "verification and face mesh (every face found or followed)", "pose": "pose (scheduled)",
               "track": "tracker", "total": "**whole per-frame pipeline**"}
     for key, label in labels.items():
