@@ -591,7 +591,7 @@ class Policy:
         if zone == HOLDING:
             settled = self.dwell.update(target, now_ns) >= self.cfg.zones.dwell_s
             if aim.fresh_cue:
-                return Intent("move", "turning", f"{aim.fresh_why}: facing {aim.detail}", target, speed, source, zone, aim)
+                return Intent("move", "turning", f"sound confirmed: facing {aim.detail}", target, speed, source, zone, aim)
             if not settled:
                 return Intent("keep", "tracking", f"{aim.detail} in the holding zone: waiting for them to settle",
                               target, zone=zone, aim=aim)

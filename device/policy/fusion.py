@@ -3,7 +3,7 @@ the search for a talker who walked on, and people who leave the view at its edge
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .angles import diff, wrap
@@ -13,10 +13,6 @@ from .zones import edges
 
 WALK_SPEED_WINDOW_S = 1.0       # a person's bearing speed is measured over this much of their track
 WALK_MIN_SPEED_DPS = 4.0        # slower than this is standing (jitter), not walking
-# A followed person's track that vision splits (a walker outruns its gate, a turn blurs them) is looked for
-# among new tracks no further than a brisk walk round the device carries someone since they were last seen.
-HANDOVER_MAX_DPS = 45.0
-RECENT_IDS_S = 10.0             # a track seen this recently is someone known, not a split's new half
 
 
 @dataclass(frozen=True)
@@ -26,15 +22,6 @@ class WorldPerson:
     distance_m: float
     engagement: float
     confidence: float
-
-
-@dataclass(frozen=True)
-class Sighting:
-    """The followed person's latest sighting: where, when, and how fast their bearing moved."""
-    track_id: int
-    t_ns: int
-    world_deg: float
-    speed_dps: float
 
 
 @dataclass
@@ -56,9 +43,7 @@ class Aim:
     source: str                    # sound | vision
     distance_m: Optional[float]
     tracks: tuple[int, ...] = ()
-    fresh_cue: bool = False        # a sound just asked for attention (a wake word), or a followed walker was
-                                   # found again: turn unless dead zone
-    fresh_why: str = "sound confirmed"      # which of the two (for policy.state's decision)
+    fresh_cue: bool = False        # a sound just asked for attention (a wake word): turn unless dead zone
     detail: str = ""
     lead_deg: float = 0.0          # a walking person: a move goes this much further, the way they walk
 
@@ -137,10 +122,6 @@ class Fusion:
         self._velocity: dict[int, float] = {}           # track id -> how fast its bearing moves (deg/s)
         self._history: dict[int, list[tuple[int, float]]] = {}   # track id -> recent (capture time, bearing)
         self._seen_from: tuple[Optional[float], float] = (None, 0.0)  # heading and speed when the target was last seen
-        self._followed: Optional[Sighting] = None       # the target's latest sighting (for a split track)
-        self._seed: dict[int, tuple[int, float]] = {}  # heir track id -> its predecessor's last (time, bearing)
-        self._refound = False                           # a walker we lost was found again under a new track id
-        self._recent: dict[int, int] = {}               # track id -> capture time it was last seen
         self.clamp: Callable[[float], float] = lambda d: d   # keeps a search inside the range (set by core)
 
     # -- inputs -------------------------------------------------------------------------------------
@@ -159,9 +140,7 @@ class Fusion:
                 deg = wrap(prev[0] + alpha * diff(p.world_deg, prev[0]))
             smoothed.append(WorldPerson(p.track_id, deg, p.distance_m, p.engagement, p.confidence))
         self._smooth = {p.track_id: (p.world_deg, capture_ns) for p in smoothed}
-        self._hand_over(smoothed, capture_ns)
         self._update_speeds(smoothed, capture_ns)
-        self._remember(smoothed, capture_ns)
         self.people = smoothed
         self.people_recv_ns = now_ns
         live = {p.track_id for p in people}
@@ -171,16 +150,12 @@ class Fusion:
 
     def _update_speeds(self, smoothed: list[WorldPerson], capture_ns: int) -> None:
         """Each track's bearing speed over the last WALK_SPEED_WINDOW_S of its smoothed bearings (a jump
-        starts it afresh: that is a new sighting, not walking); 0 until the window is half full. The heir
-        of a split track starts from its predecessor's last sighting: the walk goes on across the split."""
+        starts it afresh: that is a new sighting, not walking); 0 until the window is half full."""
         history = {}
         for p in smoothed:
             h = [x for x in self._history.get(p.track_id, []) if capture_ns - x[0] <= WALK_SPEED_WINDOW_S * 1e9]
             if h and abs(diff(p.world_deg, h[-1][1])) > self.cfg.bearing_jump_deg:
                 h = []
-            seed = self._seed.pop(p.track_id, None)
-            if not h and seed is not None and capture_ns - seed[0] <= WALK_SPEED_WINDOW_S * 1e9:
-                h = [seed]
             history[p.track_id] = h + [(capture_ns, p.world_deg)]
         self._history = history
         self._velocity = {}
@@ -188,53 +163,6 @@ class Fusion:
             span = (h[-1][0] - h[0][0]) / 1e9
             if span >= WALK_SPEED_WINDOW_S / 2:
                 self._velocity[tid] = diff(h[-1][1], h[0][1]) / span
-
-    def _remember(self, people: list[WorldPerson], capture_ns: int) -> None:
-        """Who was seen lately (a split's new half is a track nobody saw before), and the followed person's
-        latest sighting with their speed."""
-        for p in people:
-            self._recent[p.track_id] = capture_ns
-        self._recent = {k: t for k, t in self._recent.items() if capture_ns - t <= RECENT_IDS_S * 1e9}
-        followed = next((p for p in people if p.track_id == self.target_track), None)
-        if followed is not None:
-            self._followed = Sighting(followed.track_id, capture_ns, followed.world_deg,
-                                      self._velocity.get(followed.track_id, 0.0))
-
-    def _hand_over(self, people: list[WorldPerson], capture_ns: int) -> None:
-        """The followed person's track ended and a new one starts where they could have walked since: vision
-        split one person's track in two (a walker outran its gate, a turn blurred them, a face in profile was
-        lost for a moment). The new track inherits the follow (and having spoken), so the device keeps
-        following them, with their speed, rather than treating them as a stranger who must settle first."""
-        last = self._followed
-        if last is None or last.track_id != self.target_track or self.cue is not None:
-            return                       # nobody followed, or a sound decides who is wanted now
-        if any(p.track_id == last.track_id for p in people):
-            return                       # still seen: anyone new near them is someone else
-        dt = (capture_ns - last.t_ns) / 1e9
-        if not 0.0 < dt <= self.cfg.lost_hold_s + 1.0:
-            return                       # longer than a lost person is kept (and looked for) at all
-        heir = min((p for p in people if self._could_be(p, last, dt)),
-                   key=lambda p: abs(diff(p.world_deg, last.world_deg)), default=None)
-        if heir is None:
-            return
-        self.target_track = heir.track_id
-        if last.track_id in self.spoke:
-            self.spoke[heir.track_id] = self.spoke.pop(last.track_id)
-        self._seed = {heir.track_id: (last.t_ns, last.world_deg)}
-        # A walker we had lost is faced at once when found again (the follow was under way); a standing
-        # person whose track only flickered, or a split we never noticed, keeps the holding zone's patience.
-        self._refound = abs(last.speed_dps) >= WALK_MIN_SPEED_DPS and self._lost_since_ns is not None
-
-    def _could_be(self, p: WorldPerson, last: Sighting, dt: float) -> bool:
-        """Could this track be the followed person under a new id: new, within a walk's reach of their last
-        sighting, and not back the way they were walking?"""
-        if p.track_id in self._recent:
-            return False
-        away = diff(p.world_deg, last.world_deg)
-        if abs(away) > self.cfg.confirm_gate_deg + HANDOVER_MAX_DPS * dt:
-            return False
-        walking = abs(last.speed_dps) >= WALK_MIN_SPEED_DPS
-        return not (walking and away * last.speed_dps < 0 and abs(away) > self.cfg.confirm_gate_deg)
 
     def clear_people(self) -> None:
         self.people = []
@@ -318,9 +246,6 @@ class Fusion:
         self._last_aim = None
         self._lost_since_ns = None
         self._lost_lead = None
-        self._followed = None
-        self._seed = {}
-        self._refound = False
 
     def _lead_past_edge(self, last: Aim, heading: Optional[float], speed_dps: float) -> Optional[Aim]:
         """A person last seen in the motion zone (near the view's edge), walking towards that edge, walked
@@ -476,10 +401,6 @@ class Fusion:
                     return self._lost_lead or self._last_aim
             self.reset_target()
             return None
-        # The person we followed, found again after we lost them walking (under a new track id, or where we
-        # looked past the edge for them): face them now; the holding zone's wait is for people we face.
-        refound = primary.track_id == self.target_track and (self._refound or self._lost_lead is not None)
-        self._refound = False
         self._lost_since_ns = None
         self._lost_lead = None
         self._seen_from = (heading, self._velocity.get(primary.track_id, 0.0))
@@ -507,7 +428,5 @@ class Fusion:
             reach = edges(self.zones, distance).dead_deg
             lead = max(-reach, min(reach, v * self.cfg.follow_lead_s))
         aim = Aim(centre, "vision", distance, tracks, detail=detail, lead_deg=lead)
-        self._last_aim = aim              # (kept plain: while they are lost it is no reason to hurry)
-        if refound:
-            aim = replace(aim, fresh_cue=True, fresh_why="followed person found again")
+        self._last_aim = aim
         return aim
