@@ -1,7 +1,6 @@
 """Camera input: one interface, a real OpenCV backend and a simulated one that renders the world."""
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable, Optional, Union
 
@@ -113,7 +112,7 @@ class SimCamera(CameraInput):
         blur_px = 0.0
         if self._last_heading is not None and world.t_ns > self._last_heading[0]:
             dps = wrap_deg(world.heading_deg - self._last_heading[1]) / ((world.t_ns - self._last_heading[0]) / 1e9)
-            blur_px = abs(dps) * self.EXPOSURE_S * self.model.fx * math.pi / 180.0
+            blur_px = abs(dps) * self.EXPOSURE_S * self.model.px_per_deg
         self._last_heading = (world.t_ns, world.heading_deg)
         try:
             frame = render_frame(world.people, world.heading_deg, width=self.width, height=self.height,

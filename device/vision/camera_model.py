@@ -41,6 +41,11 @@ class CameraModel:
     def hfov_deg(self) -> float:
         return math.degrees(2.0 * math.atan(self.width / 2.0 / self.fx))
 
+    @property
+    def px_per_deg(self) -> float:
+        """How far the image moves, in pixels near its centre, when a bearing changes by one degree."""
+        return self.fx * math.pi / 180.0
+
     def rescaled(self, width: int, height: int) -> "CameraModel":
         """The same optics at another resolution (frames that are not the configured size)."""
         sx, sy = width / self.width, height / self.height

@@ -1,7 +1,6 @@
 """Per-frame work of the vision service: schedule the detectors, follow known faces, scrub the frame."""
 from __future__ import annotations
 
-import math
 import time
 from typing import Iterable, Optional
 
@@ -112,7 +111,7 @@ class FramePipeline:
         t2, c2 = time.perf_counter(), time.process_time()
         boxes: list[tuple[tuple, float, Optional[list]]] = list(found)
         # The image moves right by fx * pi/180 pixels per degree the device turned left.
-        du = heading_change_deg * self.model.fx * math.pi / 180.0
+        du = heading_change_deg * self.model.px_per_deg
         keys: dict[int, object] = {}                 # index in boxes -> the followed face it is
         trusted: set[int] = set()                    # boxes of faces followed as verified
         for entry in followed:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import math
 import time
 from collections import deque
 from typing import Optional
@@ -142,7 +141,7 @@ class VisionService(Service):
         h = heading if heading is not None else 0.0
         change = 0.0 if self._last_heading is None else wrap_deg(h - self._last_heading)
         self._last_heading = h
-        followed = self.tracker.followed_faces(t_ns, self.pipeline.model.fx * math.pi / 180.0)
+        followed = self.tracker.followed_faces(t_ns, self.pipeline.model.px_per_deg)
         seen = self.pipeline.process(frame, followed, heading_change_deg=change)
         del frame                                             # already overwritten by the pipeline
         tracks = self.tracker.update(t_ns, seen, h, turn_dps)

@@ -280,7 +280,7 @@ def run_stream(detector, model, draw, heading, frames, key, timing=None, every=N
                 timing.reference(detector, frame)
         t_ns = int(f / FPS * 1e9)
         followed = [(box, conf, (key, tid), verified) for box, conf, tid, verified
-                    in tracker.followed_faces(t_ns, model.fx * math.pi / 180.0)]
+                    in tracker.followed_faces(t_ns, model.px_per_deg)]
         seen = pipeline.process(frame, followed)
         t1, c1 = time.perf_counter(), time.process_time()
         published = [t for t in tracker.update(t_ns, seen, heading) if t_ns - t.last_ns <= PUBLISH_NS]
