@@ -29,6 +29,10 @@ MAX_PREDICT_S = 0.6            # coast a prediction at most this long (past it, 
 WALKED_DEG = 4.0               # a face this far (world frame) from where it stood still is a walker, not a print
 WALKING_DPS = 6.0              # a track's box is carried along with its bearing only faster than this
 AGREE_FRAMES = 2               # frames in which both face detectors found the face verify it
+# A person's track that went unseen for a few frames (a walker the mesh lost as they set off) is looked
+# for as far as someone can have walked since: a brisk walk round the device at 1.5-2 m is 40-55 deg/s.
+REACQUIRE_DPS = 45.0
+MAX_GATE_DEG = 30.0            # the widest that gate gets (then someone else is likelier than them)
 
 
 @dataclass
@@ -106,7 +110,10 @@ class Tracker:
       is a living head. A face that has not moved yet (or not for `static_hold_s`) is `static`: a
       poster, not someone to turn to. A living head shows it within a second or two, so a print is
       never a target, not even at first sight.
-    - A track that is not seen keeps its id for `max_missed_s`, then it is dropped.
+    - A track that is not seen keeps its id for `max_missed_s`, then it is dropped. While it is unseen, a
+      person's track takes a sighting as far from its predicted bearing as they can have walked since
+      (`REACQUIRE_DPS`, at most `MAX_GATE_DEG`): a walker the mesh lost for a few frames is the same
+      person when found again, not a new track to confirm.
     - Association gates on each track's predicted bearing (an alpha-beta filter on world azimuth), not on
       its smoothed last one: a smoothed bearing lags a walker by several degrees per frame, and at 7 fps
       someone crossing the room at 30 deg/s fell out of their own gate and came back as a new track (a
@@ -139,7 +146,7 @@ class Tracker:
             for track in self.tracks:
                 d = abs(wrap_deg(az - track.predicted_az(t_ns)))
                 de = abs(est.elevation_deg - track.elevation_deg)
-                if d <= self.gate_deg and de <= 2 * self.gate_deg:
+                if d <= self._gate(track, t_ns) and de <= 2 * self.gate_deg:
                     pairs.append((d + 0.5 * de, i, track))
         used_obs, used_tracks = set(), set()
         for _, i, track in sorted(pairs, key=lambda p: p[0]):
@@ -159,6 +166,17 @@ class Tracker:
                     self.tracks.append(track)
         self.tracks = [t for t in self.tracks if t_ns - t.last_ns <= self.max_missed_ns]
         return [t for t in self.tracks if t.confirmed]
+
+    def _gate(self, track: Track, t_ns: int) -> float:
+        """How far (world degrees) from its predicted bearing a sighting may be to be this track: gate_deg,
+        widened for a person's track by how far they can have walked while it went unseen. At 5 fps a
+        walker who sets off at 30 deg/s is 12 deg on after two frames the mesh lost them, and came back
+        as a new track that had to be confirmed again, while they walked out of the view. A track that
+        is not a person yet (a glimpse, a phantom) gets no wider gate: it must earn its hits in place."""
+        if not track.confirmed:
+            return self.gate_deg
+        unseen_s = max(t_ns - track.last_ns, 0) / 1e9
+        return min(max(self.gate_deg, REACQUIRE_DPS * unseen_s), MAX_GATE_DEG)
 
     def _start(self, t_ns: int, est: PersonEstimate, box, heading_deg: float) -> Track:
         agreements = int(len(est.found_by) >= 2)
@@ -239,7 +257,13 @@ class Tracker:
         a = self.smoothing
         az = wrap_deg(est.bearing_deg + heading_deg)
         dt = (t_ns - track.last_ns) / 1e9
-        if 0 < dt <= MAX_PREDICT_S:
+        if dt > 0 and abs(wrap_deg(az - track.predicted_az(t_ns))) > self.gate_deg:
+            # Found again beyond the usual gate (only a person's widened one let it in: see _gate): they
+            # walked while unseen. Smoothing would leave them many degrees behind where they are; take
+            # the sighting, and the walk since the last one as their speed.
+            track.rate_dps = max(-MAX_RATE_DPS, min(MAX_RATE_DPS, wrap_deg(az - track.world_az_deg) / dt))
+            track.world_az_deg = az
+        elif 0 < dt <= MAX_PREDICT_S:
             # Alpha-beta: correct the prediction by part of the surprise, and the speed by part of it per second.
             predicted = track.predicted_az(t_ns)
             surprise = wrap_deg(az - predicted)

@@ -140,3 +140,36 @@ def test_a_print_that_jitters_in_place_stays_static():
         tr.update(i * 66 * MS, seen_at(12.0 + (0.5 if i % 3 == 0 else -0.3)), 0.0)
     (track,) = tr.tracks
     assert tr.is_static(track, 59 * 66 * MS) and abs(track.rate_dps) < 3.0
+
+
+def test_a_walker_lost_as_they_set_off_is_the_same_person_when_found_again():
+    """Standing at 80 deg, then off at 30 deg/s; at 5 fps the mesh loses them for two frames. Found 12
+    degrees on (beyond the 8-degree gate), they are still person 1: published at once, where they are."""
+    tr = Tracker(confirm_hits=3, max_missed_s=1.0)
+    frame_ns = 200 * MS
+    for i in range(10):                                    # 2 s standing: confirmed
+        tr.update(i * frame_ns, seen_at(80.0 + (0.3 if i % 2 else -0.3)), 0.0)
+    t_off = 10 * frame_ns
+    published = []
+    for i in range(10, 16):
+        t = i * frame_ns
+        bearing = 80.0 + 30.0 * (t - t_off) / 1e9
+        published = tr.update(t, [] if i in (11, 12) else seen_at(bearing), 0.0)
+    assert [p.track_id for p in published] == [1]
+    assert abs(published[0].world_az_deg - (80.0 + 30.0 * (15 * frame_ns - t_off) / 1e9)) < 6.0
+
+
+def test_only_a_person_is_looked_for_far_away_and_only_as_far_as_a_walk():
+    """A glimpse that is not a person yet keeps the narrow gate; a person unseen for 0.2 s is not taken
+    for someone 25 degrees away (a walk cannot get there), and none is looked for beyond MAX_GATE_DEG."""
+    tr = Tracker(confirm_hits=3, max_missed_s=1.0)
+    tr.update(0, seen_at(0.0), 0.0)                        # one sighting: not confirmed
+    tr.update(400 * MS, seen_at(15.0), 0.0)
+    assert len(tr.tracks) == 2
+    tr = Tracker(confirm_hits=3, max_missed_s=2.0)
+    for i in range(5):
+        tr.update(i * 100 * MS, seen_at(0.0), 0.0)
+    tr.update(600 * MS, seen_at(25.0), 0.0)                # 0.2 s unseen: 9 deg of walk at most
+    assert {t.track_id for t in tr.tracks} == {1, 2}
+    tr.update(1400 * MS, seen_at(-35.0), 0.0)              # 1 s unseen, but beyond the widest gate
+    assert len({t.track_id for t in tr.tracks}) == 3
