@@ -13,6 +13,12 @@ from .zones import edges
 
 WALK_SPEED_WINDOW_S = 1.0       # a person's bearing speed is measured over this much of their track
 WALK_MIN_SPEED_DPS = 4.0        # slower than this is standing (jitter), not walking
+# What the policy last has of a walker is behind them by about their speed times this: the bearing
+# smoothing's time constant (bearing_smoothing_s, 0.3 s) and the 0.3 s vision goes on publishing a track
+# it no longer sees, where it was last seen.
+LOST_LAG_S = 0.6
+WALK_MAX_SPEED_DPS = 60.0       # nobody walks round the device faster (a brisk 1.5 m/s at 1.4 m)
+LOST_PREDICT_S = 1.2            # a lost walker is carried on at their speed for at most this long
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,8 @@ class Fusion:
         self._lost_lead: Optional[Aim] = None            # where to look for a person who left at the edge
         self._velocity: dict[int, float] = {}           # track id -> how fast its bearing moves (deg/s)
         self._history: dict[int, list[tuple[int, float]]] = {}   # track id -> recent (capture time, bearing)
-        self._seen_from: tuple[Optional[float], float] = (None, 0.0)  # heading and speed when the target was last seen
+        # heading, bearing speed and time when the target was last seen
+        self._seen_from: tuple[Optional[float], float, int] = (None, 0.0, 0)
         self.clamp: Callable[[float], float] = lambda d: d   # keeps a search inside the range (set by core)
 
     # -- inputs -------------------------------------------------------------------------------------
@@ -140,7 +147,7 @@ class Fusion:
                 deg = wrap(prev[0] + alpha * diff(p.world_deg, prev[0]))
             smoothed.append(WorldPerson(p.track_id, deg, p.distance_m, p.engagement, p.confidence))
         self._smooth = {p.track_id: (p.world_deg, capture_ns) for p in smoothed}
-        self._update_speeds(smoothed, capture_ns)
+        self._update_speeds(people, capture_ns)
         self.people = smoothed
         self.people_recv_ns = now_ns
         live = {p.track_id for p in people}
@@ -148,20 +155,26 @@ class Fusion:
         if len(self.spoke) > 64:
             self.spoke = {k: v for k, v in self.spoke.items() if k in live}
 
-    def _update_speeds(self, smoothed: list[WorldPerson], capture_ns: int) -> None:
-        """Each track's bearing speed over the last WALK_SPEED_WINDOW_S of its smoothed bearings (a jump
-        starts it afresh: that is a new sighting, not walking); 0 until the window is half full."""
+    def _update_speeds(self, people: list[WorldPerson], capture_ns: int) -> None:
+        """Each track's bearing speed over the last WALK_SPEED_WINDOW_S of its bearings as vision sent them
+        (the smoothed ones lag a walker and then catch up in a jump); 0 until the window is half full. A
+        jump further than anyone walks starts it afresh: that is a new sighting, not walking."""
         history = {}
-        for p in smoothed:
+        for p in people:
             h = [x for x in self._history.get(p.track_id, []) if capture_ns - x[0] <= WALK_SPEED_WINDOW_S * 1e9]
-            if h and abs(diff(p.world_deg, h[-1][1])) > self.cfg.bearing_jump_deg:
-                h = []
+            if h:
+                dt = max(capture_ns - h[-1][0], 0) / 1e9
+                if abs(diff(p.world_deg, h[-1][1])) > self.cfg.bearing_jump_deg + WALK_MAX_SPEED_DPS * dt:
+                    h = []
             history[p.track_id] = h + [(capture_ns, p.world_deg)]
+        for tid, h in self._history.items():       # unseen for a moment: their walk is still theirs
+            if tid not in history and capture_ns - h[-1][0] <= WALK_SPEED_WINDOW_S * 1e9:
+                history[tid] = h
         self._history = history
         self._velocity = {}
         for tid, h in history.items():
             span = (h[-1][0] - h[0][0]) / 1e9
-            if span >= WALK_SPEED_WINDOW_S / 2:
+            if span >= WALK_SPEED_WINDOW_S / 2 and h[-1][0] == capture_ns:
                 self._velocity[tid] = diff(h[-1][1], h[0][1]) / span
 
     def clear_people(self) -> None:
@@ -247,17 +260,23 @@ class Fusion:
         self._lost_since_ns = None
         self._lost_lead = None
 
-    def _lead_past_edge(self, last: Aim, heading: Optional[float], speed_dps: float) -> Optional[Aim]:
-        """A person last seen in the motion zone (near the view's edge), walking towards that edge, walked
-        out of it: look edge_lead_deg past where they were. Anyone else (someone the device turned away
-        from, someone who vanished mid-view) keeps their last bearing."""
+    def _lead_past_edge(self, last: Aim, now_ns: int, heading: Optional[float], speed_dps: float,
+                        seen_ns: int) -> Optional[Aim]:
+        """A person walking towards the view's edge who is lost where they would be in the motion zone by
+        now walked out of it: look edge_lead_deg past where they would be. Where they would be: their last
+        bearing carried on at their speed for LOST_LAG_S and the time since (at most LOST_PREDICT_S in all),
+        because what the policy last has of a walker is behind them: at 27 deg/s a talker last reported
+        12 deg from the centre was past the edge when they were missed.
+        Anyone else (someone the device turned away from, someone who stood and vanished mid-view) keeps
+        their last bearing."""
         if heading is None or self.cfg.edge_lead_deg <= 0:
             return None
-        offset = diff(last.world_deg, heading)
+        ahead = speed_dps * min(LOST_LAG_S + max(now_ns - seen_ns, 0) / 1e9, LOST_PREDICT_S)
+        offset = diff(last.world_deg, heading) + ahead
         side = 1 if offset > 0 else -1
         if abs(offset) < edges(self.zones, last.distance_m).motion_deg or side * speed_dps < WALK_MIN_SPEED_DPS:
             return None
-        deg = self.clamp(wrap(last.world_deg + side * self.cfg.edge_lead_deg))
+        deg = self.clamp(wrap(last.world_deg + ahead + side * self.cfg.edge_lead_deg))
         return Aim(deg, "vision", last.distance_m, last.tracks,
                    detail=f"{last.detail} left the view at its edge: looking {self.cfg.edge_lead_deg:.0f} deg on")
 
@@ -387,6 +406,18 @@ class Fusion:
             return current                                               # stay with whoever we follow
         return max(engaged, key=lambda p: p.engagement, default=None)    # most engaged
 
+    def _still_chasing(self, primary: WorldPerson) -> Optional[Aim]:
+        """The walker looked for past the edge, found again on the way there and still walking that way:
+        keep to the look-ahead (a turn back to where they are now would be one more move, and they will
+        be there soon), until they reach it or stop."""
+        lead = self._lost_lead
+        if lead is None or primary.track_id not in lead.tracks:
+            return None
+        to_go = diff(lead.world_deg, primary.world_deg)
+        v = self._velocity.get(primary.track_id, 0.0)
+        reach = edges(self.zones, lead.distance_m).dead_deg
+        return lead if abs(to_go) > reach and v * to_go > 0 and abs(v) >= WALK_MIN_SPEED_DPS else None
+
     def _people_aim(self, now_ns: int, heading: Optional[float] = None) -> Optional[Aim]:
         people = self.fresh_people(now_ns)
         primary = self._pick_primary(people)
@@ -395,15 +426,16 @@ class Fusion:
             if self._last_aim is not None and self._last_aim.source == "vision":
                 if self._lost_since_ns is None:
                     self._lost_since_ns = now_ns
-                    self._lost_lead = self._lead_past_edge(self._last_aim, *self._seen_from)
+                    self._lost_lead = self._lead_past_edge(self._last_aim, now_ns, *self._seen_from)
                 hold_s = self.cfg.lost_hold_s + (1.0 if self._lost_lead is not None else 0.0)
                 if now_ns - self._lost_since_ns <= hold_s * 1e9:
                     return self._lost_lead or self._last_aim
             self.reset_target()
             return None
+        chase = self._still_chasing(primary)
         self._lost_since_ns = None
-        self._lost_lead = None
-        self._seen_from = (heading, self._velocity.get(primary.track_id, 0.0))
+        self._lost_lead = chase
+        self._seen_from = (heading, self._velocity.get(primary.track_id, 0.0), now_ns)
         self.target_track = primary.track_id
         group = [primary]
         span_max = self.zones.hfov_deg - 2 * self.cfg.group_margin_deg
@@ -429,4 +461,4 @@ class Fusion:
             lead = max(-reach, min(reach, v * self.cfg.follow_lead_s))
         aim = Aim(centre, "vision", distance, tracks, detail=detail, lead_deg=lead)
         self._last_aim = aim
-        return aim
+        return chase or aim

@@ -36,11 +36,7 @@ def final_error(report, azimuth):
 
 
 # Known to fail, each with an open issue: the reason is printed by every run (-ra), nothing is hidden.
-KNOWN_FAILING: dict[str, str] = {
-    "walk_out_of_view": "issue 11.4: about 1 run in 3 the screen ends short of the walker who left the view: vision loses "
-                        "them as they set off (on a loaded machine it runs at about 5 fps), or their track splits and "
-                        "the new track waits in the holding zone, walks out of the view and is not looked for",
-}
+KNOWN_FAILING: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_FAILING[n], strict=False))

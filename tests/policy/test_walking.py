@@ -206,3 +206,41 @@ def test_a_person_the_device_turned_away_from_is_not_chased_past_the_edge(sim):
     s.run(6.0)
     # nobody at 100: back to where the person stood, not past them
     assert [round(g.target_deg) for g in s.moves()] == [100, 0]
+
+
+class LaggingRoom(Room):
+    """A camera that loses a walker well inside the view the first time (as a loaded vision service at
+    5 fps does while the turntable turns: the last bearing the policy got is far behind where they are),
+    and then sees as EdgeRoom's does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lost_once = False
+
+    def visible(self):
+        seen = super().visible()
+        limit = 29.0 if self.lost_once else 20.0
+        out = {pid: b for pid, b in seen.items() if abs(b) <= limit}
+        self.lost_once = self.lost_once or len(out) < len(seen)
+        return out
+
+
+def test_a_walker_lost_mid_view_while_walking_out_is_looked_for_where_they_walked_to(sim):
+    s = CoreSim(config(""), room=LaggingRoom())
+    s.room.people[1] = Someone(0.0, distance_m=2.4)
+    s.run(2.0)
+    for _ in range(60):                                   # 27 deg/s clockwise, on to -70 and staying there
+        s.room.people[1].world_deg = max(-70.0, s.room.people[1].world_deg - 1.35)
+        s.step()
+    s.run(8.0)
+    assert s.room.heading == pytest.approx(-70.0, abs=10.0)
+    assert len(s.moves()) <= 3                            # the walk needs one; the search may add one more
+
+
+def test_someone_who_stands_and_vanishes_mid_view_is_not_chased(sim):
+    s = CoreSim(config(""), room=LaggingRoom())
+    s.room.people[1] = Someone(0.0, distance_m=2.4)
+    s.run(2.0)
+    s.room.people[1].world_deg = 60.0                     # gone from view at once (stepped behind a door)
+    s.run(6.0)
+    assert all(abs(g.target_deg) < 15.0 for g in s.moves())
