@@ -13,10 +13,10 @@ from .zones import edges
 
 WALK_SPEED_WINDOW_S = 1.0       # a person's bearing speed is measured over this much of their track
 WALK_MIN_SPEED_DPS = 4.0        # slower than this is standing (jitter), not walking
-# What the policy last has of a walker is behind them by about their speed times this: the bearing
-# smoothing's time constant (bearing_smoothing_s, 0.3 s) and the 0.3 s vision goes on publishing a track
-# it no longer sees, where it was last seen.
-LOST_LAG_S = 0.6
+# What the policy last has of a walker is behind them by about their speed times the bearing smoothing's
+# time constant (bearing_smoothing_s) and this: how long vision goes on publishing a track it no longer
+# sees, where it was last seen (its PUBLISH_UNSEEN_NS).
+VISION_UNSEEN_PUBLISHED_S = 0.3
 WALK_MAX_SPEED_DPS = 60.0       # nobody walks round the device faster (a brisk 1.5 m/s at 1.4 m)
 LOST_PREDICT_S = 1.2            # a lost walker is carried on at their speed for at most this long
 
@@ -264,14 +264,16 @@ class Fusion:
                         seen_ns: int) -> Optional[Aim]:
         """A person walking towards the view's edge who is lost where they would be in the motion zone by
         now walked out of it: look edge_lead_deg past where they would be. Where they would be: their last
-        bearing carried on at their speed for LOST_LAG_S and the time since (at most LOST_PREDICT_S in all),
-        because what the policy last has of a walker is behind them: at 27 deg/s a talker last reported
-        12 deg from the centre was past the edge when they were missed.
+        bearing carried on at their speed for the time since, plus as long as what the policy last has of a
+        walker lags them (the bearing smoothing, and vision publishing an unseen track where it was last
+        seen), at most LOST_PREDICT_S in all: at 27 deg/s a talker last reported 12 deg from the centre was
+        past the edge when they were missed.
         Anyone else (someone the device turned away from, someone who stood and vanished mid-view) keeps
         their last bearing."""
         if heading is None or self.cfg.edge_lead_deg <= 0:
             return None
-        ahead = speed_dps * min(LOST_LAG_S + max(now_ns - seen_ns, 0) / 1e9, LOST_PREDICT_S)
+        lag_s = self.cfg.bearing_smoothing_s + VISION_UNSEEN_PUBLISHED_S
+        ahead = speed_dps * min(lag_s + max(now_ns - seen_ns, 0) / 1e9, LOST_PREDICT_S)
         offset = diff(last.world_deg, heading) + ahead
         side = 1 if offset > 0 else -1
         if abs(offset) < edges(self.zones, last.distance_m).motion_deg or side * speed_dps < WALK_MIN_SPEED_DPS:

@@ -257,7 +257,9 @@ class Tracker:
         a = self.smoothing
         az = wrap_deg(est.bearing_deg + heading_deg)
         dt = (t_ns - track.last_ns) / 1e9
-        if dt > 0 and abs(wrap_deg(az - track.predicted_az(t_ns))) > self.gate_deg:
+        predicted = track.predicted_az(t_ns)
+        surprise = wrap_deg(az - predicted)
+        if dt > 0 and abs(surprise) > self.gate_deg:
             # Found again beyond the usual gate (only a person's widened one let it in: see _gate): they
             # walked while unseen. Smoothing would leave them many degrees behind where they are; take
             # the sighting, and the walk since the last one as their speed.
@@ -265,8 +267,6 @@ class Tracker:
             track.world_az_deg = az
         elif 0 < dt <= MAX_PREDICT_S:
             # Alpha-beta: correct the prediction by part of the surprise, and the speed by part of it per second.
-            predicted = track.predicted_az(t_ns)
-            surprise = wrap_deg(az - predicted)
             track.world_az_deg = wrap_deg(predicted + (1 - a) * surprise)
             track.rate_dps = max(-MAX_RATE_DPS, min(MAX_RATE_DPS, track.rate_dps + RATE_GAIN * surprise / dt))
         else:
