@@ -76,6 +76,22 @@ def zoom_regions(width: int, height: int) -> list[Region]:
     return [Region("full", 0, 0, width, height)] + tiles
 
 
+def zoom_windows(width: int, height: int) -> list[Region]:
+    """Squares about a third of the frame wide, overlapping by half, in two rows over the band where the
+    eyes of a person 1.5 to 3.5 m away appear: a closer zoom than the tiles'.
+
+    A face the full-range detector misses on a tile (a head without shoulders, a dark or partly cropped
+    one, a far one) is often found at this zoom: of 93 tuning heads in single frames, 57 on such a window
+    against 50 on a tile. Too small to hold a near face whole, so they add to the tiles, not replace them.
+    """
+    side = (width * 7) // 20
+    xs = list(range(0, width - side + 1, side // 2))
+    if xs[-1] + side < width:
+        xs.append(width - side)
+    return [Region(f"window{i}", x, y, x + side, y + side)
+            for i, (y, x) in enumerate((y, x) for y in (height // 10, (height * 3) // 10) for x in xs)]
+
+
 def cascade_regions(width: int, height: int) -> list[Region]:
     """Two overlapping halves of the upper three quarters of the frame, for the Haar cascade: where
     faces too near for the zoom tiles and too small for the full frame stand (eyes above the floor)."""

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from .camera_model import CameraModel
-from .detector import Detector, Observation, Region, cascade_regions, iou, merge_body, zoom_regions
+from .detector import Detector, Observation, Region, cascade_regions, iou, merge_body, zoom_regions, zoom_windows
 from .people import PersonEstimate, estimate
 
 
@@ -45,6 +45,9 @@ class FramePipeline:
         # a zoom tile or by the cascade than on the full frame (a full-frame face is big enough to be
         # found on either of its two turns), so the tiles get three turns in five.
         self.schedule: list[Region] = [r for cascade in cascades for r in (full, *tiles, cascade)]
+        # Every turn of the full-range detector also looks through the next of the closer zoom windows.
+        self.windows = zoom_windows(model.width, model.height)
+        self.window_index = 0
         self._rgb = np.zeros((model.height, model.width, 3), np.uint8)
         self._lost: list[tuple[float, float]] = []     # centres of followed faces the mesh lost
 
@@ -106,7 +109,9 @@ class FramePipeline:
             if region.kind == "cascade":
                 found = self.detector.find_faces_cascade(rgb, region)
             else:
-                found = self.detector.find_faces(rgb, [region])
+                window = self.windows[self.window_index % len(self.windows)]
+                self.window_index += 1
+                found = self.detector.find_faces(rgb, [region, window])
             self.detect_index += 1
         t2, c2 = time.perf_counter(), time.process_time()
         boxes: list[tuple[tuple, float, Optional[list]]] = list(found)

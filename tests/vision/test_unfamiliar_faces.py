@@ -74,6 +74,28 @@ def test_small_or_cropped_heads_are_people_within_20_frames(detector, index, ton
     assert confirmed, "never a person"
 
 
+@pytest.mark.parametrize("index, tone, crop, distance, bearing, eye_height", [
+    (40, 1, "top", 2.9, 1.0, 1.3),     # far, forehead cut off
+    (4, 5, "", 2.0, -25.3, 1.45),      # darkest skin tone, near the edge of the view
+])
+def test_heads_the_tiles_miss_are_found_through_the_closer_windows(detector, index, tone, crop, distance,
+                                                                   bearing, eye_height):
+    """Bodiless tuning heads in a room that the full-range detector never found on the full frame or a
+    tile in 20 frames (nor the cascade): the windows a third of the frame wide, one looked through with
+    each of its turns, zoom in enough to find them, and they become people within the 20 frames."""
+    head = vs.lfw_head(index, tone, crop)
+
+    def draw(f, t_s):
+        frame = render_frame([], 0.0, room=2, seed=f, model=MODEL)
+        vs.place_head(frame, MODEL, head, bearing, distance, eye_height, t_s=t_s, key=index)
+        return frame
+    confirmed = False
+    for _, published, _ in stream(detector, draw, 20):
+        assert all(near(t, bearing) for t in published), published
+        confirmed = confirmed or bool(published)
+    assert confirmed, "never a person"
+
+
 def test_a_person_first_seen_sitting_still_is_a_target_within_two_seconds(detector):
     """The talker the device has just turned to (two_people: the astronaut 2.2 m away) must show a living
     head's micro-motion before the policy stops looking for them (1.5 s once still). Judged on the eye

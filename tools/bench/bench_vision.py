@@ -519,6 +519,7 @@ def main(argv=None) -> int:
                  f"{len(rigid)} poster sequences of {SEQ_FRAMES} frames; {elapsed:.0f} s).\n")
     lines.append("What runs: per frame the service's pipeline (one detector region by turns from a schedule of ten: "
                  "mediapipe's full-range face detector on the full frame twice and on each of three zoom tiles twice, "
+                 "each of those turns also on the next of ten closer zoom windows a third of the frame wide, "
                  "OpenCV's frontal Haar cascade (alt2, contrast-equalized) once on each half of the frame; face mesh "
                  "on every face found or followed; pose every 8th frame). A track becomes a person only after "
                  "independent evidence agreed at least once: the tracking-mode mesh's face-presence check (at least "
@@ -527,7 +528,7 @@ def main(argv=None) -> int:
                  "cascade found), or the pose model's body under it (its own neck check). A face whose head shows "
                  "no micro-motion (block medians of the mesh's centroid, or of the eye keypoints, over 4 s, while "
                  "the device stands still) is published `static` and the policy does not turn to it.\n")
-    lines.append("*still* = one frame, every region, the cascade and pose, verified faces only (`swivel vision "
+    lines.append("*still* = one frame, every region (not the windows), the cascade and pose, verified faces only (`swivel vision "
                  f"detect`); *service* = the pipeline and tracker over {STREAM_FRAMES} frames at {FPS:g} fps of "
                  "scene time (living heads sway and breathe), what the service publishes at the end: confirmed and "
                  "seen in the last 0.3 s. A prediction matches a person within 12 cm of their head sideways "
@@ -608,7 +609,7 @@ def main(argv=None) -> int:
     lines.append("| stage | wall median | wall mean | wall p95 | CPU median | CPU p95 | median / reference |")
     lines.append("| --- | --- | --- | --- | --- | --- | --- |")
     labels = {"convert": "BGR to RGB (then the frame is zeroed)",
-              "detect": "detection (one region: face detector or cascade)",
+              "detect": "detection (a tile or the full frame and a window, or the cascade)",
               "mesh": "verification and face mesh (every face found or followed)", "pose": "pose (scheduled)",
               "track": "tracker", "total": "**whole per-frame pipeline**"}
     for key, label in labels.items():
