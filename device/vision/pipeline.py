@@ -17,7 +17,9 @@ class FramePipeline:
 
     The face detector runs on one region at a time, from a schedule of ten: the full frame twice, each
     of the three zoom tiles twice, and OpenCV's Haar cascade once on each half of the frame: a second,
-    independent detector for faces BlazeFace misses. A face followed from frame to frame gets a
+    independent detector for faces BlazeFace misses. Each turn of the full-range detector also looks
+    through the next of ten closer zoom windows, where heads the tiles miss (bodiless, dark, far) are
+    big enough for it. A face followed from frame to frame gets a
     tracking-mode mesh, whose face-presence check is one second opinion a track can get before it
     becomes a person (it refuses coins, discs and phantoms); a face the mesh does not verify is shown to
     the face detector that did not find it (`_second_opinion`), and the pose model's body under a face
