@@ -103,6 +103,16 @@ class World:
                                engine="swivel-sim")
                 self._pending_wakes.append((end_s + WAKE_ENGINE_DELAY_S + self.faults.extra_wake_delay(end_s), ev))
 
+    def _start_speech_clock(self, t0_ns: int) -> None:
+        """Turn the speech schedule's times, relative to the scenario's start, into clock times."""
+        for entry in self.truth_speech:
+            for key in ("start_ns", "end_ns", "kw_end_ns"):
+                if key in entry:
+                    entry[key] += t0_ns
+        for _, ev in self._pending_wakes:
+            ev.start_ns += t0_ns
+            ev.end_ns += t0_ns
+
     def _apply_event(self, ev) -> None:
         tt = self.turntable
         if ev.kind == "shutter_close":
@@ -186,8 +196,13 @@ class World:
         if self.device_voice:
             from ..satellite.room_voice import RoomVoice
             self.voice = RoomVoice(self.audio, self.runtime_dir, self.log)
-        self.t0_ns = time.monotonic_ns()
+        # Speech is synthesized and placed in the room before the clock starts: on a loaded machine that
+        # takes seconds, and a clock already running would then apply the first events (a mute switched on
+        # and off again) in one pass, unseen. Its times are kept relative until the clock starts.
+        self.t0_ns = 0
         self._schedule_speech(duration_s)
+        self.t0_ns = time.monotonic_ns()
+        self._start_speech_clock(self.t0_ns)
         events = sorted(self.sc.event, key=lambda e: e.t)
         table_faults = sorted(self.sc.turntable_fault, key=lambda f: f.start_s)
         wakes = sorted(self._pending_wakes, key=lambda w: w[0])

@@ -75,14 +75,15 @@ def test_small_or_cropped_heads_are_people_within_20_frames(detector, index, ton
 
 
 @pytest.mark.parametrize("index, tone, crop, distance, bearing, eye_height", [
-    (40, 1, "top", 2.9, 1.0, 1.3),     # far, forehead cut off
+    (10, 5, "side", 2.5, -3.2, 1.0),   # 2.5 m, darkest skin tone, a third cut off at the side
     (4, 5, "", 2.0, -25.3, 1.45),      # darkest skin tone, near the edge of the view
 ])
 def test_heads_the_tiles_miss_are_found_through_the_closer_windows(detector, index, tone, crop, distance,
                                                                    bearing, eye_height):
     """Bodiless tuning heads in a room that the full-range detector never found on the full frame or a
     tile in 20 frames (nor the cascade): the windows a third of the frame wide, one looked through with
-    each of its turns, zoom in enough to find them, and they become people within the 20 frames."""
+    each of its turns while nobody is followed, zoom in enough to find them, and they become people
+    within the 20 frames."""
     head = vs.lfw_head(index, tone, crop)
 
     def draw(f, t_s):
