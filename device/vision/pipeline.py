@@ -17,10 +17,9 @@ class FramePipeline:
 
     The face detector runs on one region at a time, from a schedule of ten: the full frame twice, each
     of the three zoom tiles twice, and OpenCV's Haar cascade once on each half of the frame: a second,
-    independent detector for faces BlazeFace misses. While nobody is followed, each turn of the
-    full-range detector also looks through the next of ten closer zoom windows, where heads the tiles
-    miss (bodiless, dark, far) are big enough for it; a followed face's mesh takes that share of the
-    frame's time otherwise. A face followed from frame to frame gets a
+    independent detector for faces BlazeFace misses. Each turn of the full-range detector also looks
+    through the next of ten closer zoom windows, where heads the tiles miss (bodiless, dark, far) are
+    big enough for it. A face followed from frame to frame gets a
     tracking-mode mesh, whose face-presence check is one second opinion a track can get before it
     becomes a person (it refuses coins, discs and phantoms); a face the mesh does not verify is shown to
     the face detector that did not find it (`_second_opinion`), and the pose model's body under a face
@@ -112,12 +111,9 @@ class FramePipeline:
             if region.kind == "cascade":
                 found = self.detector.find_faces_cascade(rgb, region)
             else:
-                regions = [region]
-                if not followed:
-                    # Nobody followed: the frame has the mesh's share of the budget free for the search.
-                    regions.append(self.windows[self.window_index % len(self.windows)])
-                    self.window_index += 1
-                found = self.detector.find_faces(rgb, regions)
+                window = self.windows[self.window_index % len(self.windows)]
+                self.window_index += 1
+                found = self.detector.find_faces(rgb, [region, window])
             self.detect_index += 1
         t2, c2 = time.perf_counter(), time.process_time()
         boxes: list[tuple[tuple, float, Optional[list]]] = list(found)

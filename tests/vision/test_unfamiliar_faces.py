@@ -82,8 +82,7 @@ def test_heads_the_tiles_miss_are_found_through_the_closer_windows(detector, ind
                                                                    bearing, eye_height):
     """Bodiless tuning heads in a room that the full-range detector never found on the full frame or a
     tile in 20 frames (nor the cascade): the windows a third of the frame wide, one looked through with
-    each of its turns while nobody is followed, zoom in enough to find them, and they become people
-    within the 20 frames."""
+    each of its turns, zoom in enough to find them, and they become people within the 20 frames."""
     head = vs.lfw_head(index, tone, crop)
 
     def draw(f, t_s):

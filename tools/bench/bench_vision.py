@@ -519,8 +519,7 @@ def main(argv=None) -> int:
                  f"{len(rigid)} poster sequences of {SEQ_FRAMES} frames; {elapsed:.0f} s).\n")
     lines.append("What runs: per frame the service's pipeline (one detector region by turns from a schedule of ten: "
                  "mediapipe's full-range face detector on the full frame twice and on each of three zoom tiles twice, "
-                 "while nobody is followed each of those turns also on the next of ten closer zoom windows a third of "
-                 "the frame wide, "
+                 "each of those turns also on the next of ten closer zoom windows a third of the frame wide, "
                  "OpenCV's frontal Haar cascade (alt2, contrast-equalized) once on each half of the frame; face mesh "
                  "on every face found or followed; pose every 8th frame). A track becomes a person only after "
                  "independent evidence agreed at least once: the tracking-mode mesh's face-presence check (at least "
