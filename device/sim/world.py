@@ -88,7 +88,8 @@ class World:
             where = person_at(spec, s.t)
             start_s, end_s = add_speech(self.audio, spec, s)     # moves with a talker who walks
             is_wake = s.text.strip().lower().lstrip("\"' ").startswith(wake)
-            start_ns, end_ns = self.t0_ns + int(start_s * 1e9), self.t0_ns + int(end_s * 1e9)
+            # Relative to the scenario's start until the clock starts (_start_speech_clock).
+            start_ns, end_ns = int(start_s * 1e9), int(end_s * 1e9)
             self.truth_speech.append({"person": s.person, "text": s.text, "wake": is_wake,
                                       "start_s": start_s, "end_s": end_s, "start_ns": start_ns,
                                       "end_ns": end_ns, "azimuth_deg": where.azimuth_deg,
@@ -199,7 +200,6 @@ class World:
         # Speech is synthesized and placed in the room before the clock starts: on a loaded machine that
         # takes seconds, and a clock already running would then apply the first events (a mute switched on
         # and off again) in one pass, unseen. Its times are kept relative until the clock starts.
-        self.t0_ns = 0
         self._schedule_speech(duration_s)
         self.t0_ns = time.monotonic_ns()
         self._start_speech_clock(self.t0_ns)
