@@ -20,6 +20,12 @@ STILL_DPS = 1.0                # frames captured while the device turns slower t
 # longer ones.
 MOTION_SETTLE = {"mesh": 3, "keypoints": 8}
 MOTION_BLOCK = {"mesh": 4, "keypoints": 6}
+# Both placements wobble by about a pixel from frame to frame whatever the face's size, and block medians
+# do not cancel all of it: on a small face (a face in a poster, a photo across the room) that is a large
+# part of an eye span. Between blocks of a living head the mesh's centroid moved 2.5 px or more (most
+# by 5 px), the keypoints 5 px or more; on prints of the tuning set at most 1.6 and 2 px. So a shift must
+# also exceed these many pixels.
+JITTER_PX = {"mesh": 1.5, "keypoints": 2.5}
 MESH_GLITCH = 0.06             # a mesh whose size jumps by this fraction is re-fitting, not a moving head
 MOTION_BLOCKS = 8              # blocks compared with each other...
 MOTION_MAX_SPAN_NS = 4_000_000_000   # ...within this time (two blocks even at the idle 2 fps)
@@ -106,8 +112,8 @@ class Tracker:
     - Micro-motion: while the device stands still, the head's position (the centroid of the face mesh,
       or the detector's eye keypoints) is summarized per block of a few sightings (medians, so
       frame-to-frame landmark jitter cancels) and the blocks of the last 4 s are compared. A shift of
-      more than `motion_spans_mesh` (mesh) or `motion_spans` (keypoints) eye spans in two blocks running
-      is a living head. A face that has not moved yet (or not for `static_hold_s`) is `static`: a
+      more than `motion_spans_mesh` (mesh) or `motion_spans` (keypoints) eye spans, and more than the
+      placement's pixel jitter (`JITTER_PX`), in two blocks running is a living head. A face that has not moved yet (or not for `static_hold_s`) is `static`: a
       poster, not someone to turn to. A living head shows it within a second or two, so a print is
       never a target, not even at first sight.
     - A track that is not seen keeps its id for `max_missed_s`, then it is dropped. While it is unseen, a
@@ -242,10 +248,10 @@ class Tracker:
             blocks.popleft()
         _, u1, v1, s1 = blocks[-1]
         if kind == "mesh":
-            moved = any(math.hypot(u1 - u0, v1 - v0) > self.motion_spans_mesh * s1
+            moved = any(math.hypot(u1 - u0, v1 - v0) > max(self.motion_spans_mesh * s1, JITTER_PX[kind])
                         for _, u0, v0, _ in list(blocks)[:-1])
         else:
-            moved = any(max(math.hypot(u1 - u0, v1 - v0), abs(s1 - s0)) > self.motion_spans * s1
+            moved = any(max(math.hypot(u1 - u0, v1 - v0), abs(s1 - s0)) > max(self.motion_spans * s1, JITTER_PX[kind])
                         for _, u0, v0, s0 in list(blocks)[:-1])
         track.exceed_run[kind] = track.exceed_run.get(kind, 0) + 1 if moved else 0
         if track.exceed_run[kind] >= 2:            # one odd block is a glitch; two running are a head moving

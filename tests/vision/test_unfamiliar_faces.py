@@ -161,3 +161,27 @@ def test_micro_motion_is_small_and_seeded():
     assert 0.005 < np.abs(a).max() < 0.03 and not np.allclose(a, b)
     assert micro_motion(1, 3.3) == micro_motion(1, 3.3)
     assert math.isfinite(float(a.std()))
+
+
+def test_a_small_face_in_a_dim_poster_stays_static(detector):
+    """The cameraman's photograph as a poster 1.2 m away in a dim room: his face in it is about 14 px
+    between the eyes, where the mesh's centroid wobbles by about a pixel from block to block, 0.07 eye
+    spans. That made the print a target after 2.3 s (a tuning sequence of the benchmark's rigid rule, run
+    as the benchmark runs it); a shift must also exceed the jitter in pixels. The bodiless head seated
+    2 m away still becomes a target."""
+    from tools.bench.bench_vision import draw_scene, run_stream
+    heading = 156.36
+    posters = [dict(azimuth_world_deg=3.6, distance_m=1.197, height_m=1.287, width_m=0.45, photo="cameraman")]
+    scene = dict(heads=[(19, 3, "", -17.82, 2.078, 1.163)], decoys=[], truths=[], background="room", condition="dim")
+    seen = {"print": [], "person": []}
+
+    def every(f, t_ns, published, tracker):
+        for t in published:
+            who = "print" if near(t, 3.6, heading, 6.0) else "person" if near(t, -17.8, heading, 6.0) else "other"
+            assert who != "other", t
+            seen[who].append(tracker.is_static(t, t_ns))
+    run_stream(detector, MODEL, lambda f, t_s: draw_scene(scene, MODEL, heading, 1, 20_000 + f, t_s, posters=posters,
+                                                          key=501),
+               heading, int(5.0 * FPS), ("rigid", 1), every=every)
+    assert seen["print"] and all(seen["print"]), "the poster was published as someone to turn to"
+    assert seen["person"] and not seen["person"][-1], "the seated head sways and breathes"
