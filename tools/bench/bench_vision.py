@@ -367,7 +367,7 @@ def rigid_sequences(detector, model, rng, count):
                             photo=photo)]
         else:
             scene["prints"] = [(int(rng.choice(vs.REPORT_LFW)), int(rng.integers(6)), b_print, d_print, eye_print)]
-        state = dict(print_moving=False, person_alive_s=None)
+        state = dict(print_moving=False, person_alive_s=None, print_target_s=None)
 
         def near(t, b):
             return abs(wrap_deg(t.world_az_deg - heading - b)) < 6.0
@@ -377,6 +377,8 @@ def rigid_sequences(detector, model, rng, count):
                 static = tracker.is_static(t, t_ns)
                 if near(t, b_print) and not static:
                     state["print_moving"] = True
+                    if state["print_target_s"] is None:
+                        state["print_target_s"] = t_ns / 1e9
                 if near(t, b_person) and not static and state["person_alive_s"] is None:
                     state["person_alive_s"] = t_ns / 1e9
             state["end"] = [(near(t, b_print), near(t, b_person), tracker.is_static(t, t_ns)) for t in published]
@@ -385,7 +387,11 @@ def rigid_sequences(detector, model, rng, count):
                                                               posters=posters, key=500 + k),
                    heading, SEQ_FRAMES, ("rigid", k), every=every)
         end = state.get("end", [])
+        what = (f"the {posters[0]['photo']} photograph" if sim_poster
+                else f"LFW {scene['prints'][0][0]} (tone {scene['prints'][0][1] + 1})")
         out.append(dict(kind="simulator photograph" if sim_poster else "LFW print",
+                        what=f"{what} at {d_print:.2f} m, {scene['condition']}, a target after "
+                             f"{state['print_target_s'] or 0:.1f} s",
                         print_moving=state["print_moving"],
                         print_static_end=any(p and s for p, _, s in end),
                         print_seen_end=any(p for p, _, _ in end),
@@ -563,7 +569,8 @@ def main(argv=None) -> int:
     alive_s = [r["person_alive_s"] for r in rigid if r["person_alive_s"] is not None]
     lines.append("| | result |")
     lines.append("| --- | --- |")
-    lines.append(f"| prints ever published not static (a target) | {pm} of {len(rigid)} |")
+    lines.append(f"| prints ever published not static (a target) | {pm} of {len(rigid)}"
+                 + "".join(f": {r['what']}" for r in rigid if r["print_moving"]) + " |")
     lines.append(f"| prints published static at the end | {ps} of {pseen} published |")
     lines.append(f"| living heads published not static at the end | {len(alive)} of {len(rigid)} |")
     if alive_s:
