@@ -113,8 +113,8 @@ class Tracker:
       or the detector's eye keypoints) is summarized per block of a few sightings (medians, so
       frame-to-frame landmark jitter cancels) and the blocks of the last 4 s are compared. A shift of
       more than `motion_spans_mesh` (mesh) or `motion_spans` (keypoints) eye spans, and more than the
-      placement's pixel jitter (`JITTER_PX`), in two blocks running is a living head. A face that has not moved yet (or not for `static_hold_s`) is `static`: a
-      poster, not someone to turn to. A living head shows it within a second or two, so a print is
+      placement's pixel jitter (`JITTER_PX`), in two blocks running is a living head. A face that has
+      not moved yet (or not for `static_hold_s`) is `static`: a poster, not someone to turn to. A living head shows it within a second or two, so a print is
       never a target, not even at first sight.
     - A track that is not seen keeps its id for `max_missed_s`, then it is dropped. While it is unseen, a
       person's track takes a sighting as far from its predicted bearing as they can have walked since
@@ -247,11 +247,12 @@ class Tracker:
         while blocks and t_ns - blocks[0][0] > MOTION_MAX_SPAN_NS:
             blocks.popleft()
         _, u1, v1, s1 = blocks[-1]
+        spans = self.motion_spans_mesh if kind == "mesh" else self.motion_spans
+        threshold = max(spans * s1, JITTER_PX[kind])
         if kind == "mesh":
-            moved = any(math.hypot(u1 - u0, v1 - v0) > max(self.motion_spans_mesh * s1, JITTER_PX[kind])
-                        for _, u0, v0, _ in list(blocks)[:-1])
+            moved = any(math.hypot(u1 - u0, v1 - v0) > threshold for _, u0, v0, _ in list(blocks)[:-1])
         else:
-            moved = any(max(math.hypot(u1 - u0, v1 - v0), abs(s1 - s0)) > max(self.motion_spans * s1, JITTER_PX[kind])
+            moved = any(max(math.hypot(u1 - u0, v1 - v0), abs(s1 - s0)) > threshold
                         for _, u0, v0, s0 in list(blocks)[:-1])
         track.exceed_run[kind] = track.exceed_run.get(kind, 0) + 1 if moved else 0
         if track.exceed_run[kind] >= 2:            # one odd block is a glitch; two running are a head moving

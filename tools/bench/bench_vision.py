@@ -367,7 +367,7 @@ def rigid_sequences(detector, model, rng, count):
                             photo=photo)]
         else:
             scene["prints"] = [(int(rng.choice(vs.REPORT_LFW)), int(rng.integers(6)), b_print, d_print, eye_print)]
-        state = dict(print_moving=False, person_alive_s=None, print_target_s=None)
+        state = dict(person_alive_s=None, print_target_s=None)
 
         def near(t, b):
             return abs(wrap_deg(t.world_az_deg - heading - b)) < 6.0
@@ -375,10 +375,8 @@ def rigid_sequences(detector, model, rng, count):
         def every(f, t_ns, published, tracker):
             for t in published:
                 static = tracker.is_static(t, t_ns)
-                if near(t, b_print) and not static:
-                    state["print_moving"] = True
-                    if state["print_target_s"] is None:
-                        state["print_target_s"] = t_ns / 1e9
+                if near(t, b_print) and not static and state["print_target_s"] is None:
+                    state["print_target_s"] = t_ns / 1e9
                 if near(t, b_person) and not static and state["person_alive_s"] is None:
                     state["person_alive_s"] = t_ns / 1e9
             state["end"] = [(near(t, b_print), near(t, b_person), tracker.is_static(t, t_ns)) for t in published]
@@ -392,7 +390,7 @@ def rigid_sequences(detector, model, rng, count):
         out.append(dict(kind="simulator photograph" if sim_poster else "LFW print",
                         what=f"{what} at {d_print:.2f} m, {scene['condition']}, a target after "
                              f"{state['print_target_s'] or 0:.1f} s",
-                        print_moving=state["print_moving"],
+                        print_moving=state["print_target_s"] is not None,
                         print_static_end=any(p and s for p, _, s in end),
                         print_seen_end=any(p for p, _, _ in end),
                         person_alive_end=any(q and not s for _, q, s in end),
